@@ -1,0 +1,45 @@
+-- One row per complaint (latest version) opened up to the run date.
+with complaints as (
+    select * from {{ ref('stg_ticketing__complaints') }}
+    where cast(opened_at as date) <= {{ kam_run_date() }}
+),
+
+final as (
+    select
+        complaint_id,
+        customer_id,
+        opened_at,
+        {{ month_start('opened_at') }} as opened_month,
+        channel,
+        category,
+        severity,
+        severity >= {{ var('severe_complaint_min_severity') }} as is_severe,
+        status,
+        status in ('open', 'in_progress') as is_open,
+        first_response_at,
+        {{ dbt.datediff('opened_at', 'first_response_at', 'minute') }} / 60.0 as first_response_hours,
+        resolved_at,
+        satisfaction,
+        updated_at,
+        source_batch_id
+    from complaints
+)
+
+select
+    complaint_id,
+    customer_id,
+    opened_at,
+    opened_month,
+    channel,
+    category,
+    severity,
+    is_severe,
+    status,
+    is_open,
+    first_response_at,
+    first_response_hours,
+    resolved_at,
+    satisfaction,
+    updated_at,
+    source_batch_id
+from final

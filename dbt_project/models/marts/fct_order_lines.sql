@@ -1,0 +1,58 @@
+-- One row per order line (latest version) dated up to the run date.
+with order_lines as (
+    select * from {{ ref('stg_erp__order_lines') }}
+    where order_date <= {{ kam_run_date() }}
+),
+
+final as (
+    select
+        order_line_id,
+        order_id,
+        line_no,
+        customer_id,
+        order_date,
+        {{ month_start('order_date') }} as order_month,
+        product_id,
+        product_category,
+        status,
+        -- DOMAIN §4: revenue counts every non-cancelled line; returns are negative
+        status <> 'cancelled' as is_revenue,
+        quantity,
+        list_price,
+        net_amount,
+        cost,
+        case when status <> 'cancelled' then net_amount - coalesce(cost, 0) end as gross_profit,
+        quantity * list_price as list_amount,
+        currency,
+        invoice_due_date,
+        coalesce(paid_amount, 0) as paid_amount,
+        paid_date,
+        updated_at,
+        source_batch_id
+    from order_lines
+)
+
+select
+    order_line_id,
+    order_id,
+    line_no,
+    customer_id,
+    order_date,
+    order_month,
+    product_id,
+    product_category,
+    status,
+    is_revenue,
+    quantity,
+    list_price,
+    net_amount,
+    cost,
+    gross_profit,
+    list_amount,
+    currency,
+    invoice_due_date,
+    paid_amount,
+    paid_date,
+    updated_at,
+    source_batch_id
+from final

@@ -1,0 +1,51 @@
+-- One row per sales visit (latest version) up to the run date.
+with visits as (
+    select * from {{ ref('stg_crm__visits') }}
+    where visit_date <= {{ kam_run_date() }}
+),
+
+stages as (
+    select * from {{ ref('sales_stages') }}
+),
+
+levels as (
+    select * from {{ ref('relationship_levels') }}
+),
+
+final as (
+    select
+        visits.visit_id,
+        visits.customer_id,
+        visits.visit_date,
+        {{ month_start('visits.visit_date') }} as visit_month,
+        visits.visit_type,
+        visits.sales_rep,
+        visits.buyer_role,
+        visits.sales_stage,
+        stages.stage_rank as sales_stage_rank,
+        visits.relationship_level,
+        levels.relationship_score,
+        visits.updated_at,
+        visits.source_batch_id
+    from visits
+    left join stages
+        on visits.sales_stage = stages.sales_stage
+    left join levels
+        on visits.relationship_level = levels.relationship_level
+)
+
+select
+    visit_id,
+    customer_id,
+    visit_date,
+    visit_month,
+    visit_type,
+    sales_rep,
+    buyer_role,
+    sales_stage,
+    sales_stage_rank,
+    relationship_level,
+    relationship_score,
+    updated_at,
+    source_batch_id
+from final

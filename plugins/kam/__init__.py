@@ -1,0 +1,3 @@
+"""kam: the key-account value warehouse."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,104 @@
+"""Settings from the environment (and CLI overrides), in one place.
+
+Every path the pipeline touches is derived here from ``KAM_HOME`` and the
+landing root, so the DAGs, the CLI and the tests agree on where things live
+(DESIGN.md "Paths and names").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+SOURCES: tuple[str, ...] = ("customers", "orders", "complaints", "visits")
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where state lives and the ingest limits. Build with :func:`load_settings`."""
+
+    kam_home: Path
+    landing_dir: Path
+    max_bad_row_share: float = 0.10
+    duckdb_memory_limit: str = "4GB"
+    dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+    repo_root: Path = REPO_ROOT
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.kam_home / "warehouse.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.kam_home / "published"
+
+    @property
+    def published_path(self) -> Path:
+        return self.published_dir / "analytics.duckdb"
+
+    @property
+    def parquet_dir(self) -> Path:
+        return self.published_dir / "parquet"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.kam_home / "airflow"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.kam_home / "tmp"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.repo_root / "dbt_project"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.repo_root / "dags"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.repo_root / "expectations"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def env(self) -> dict[str, str]:
+        """The environment a child process (Airflow, dbt) needs to see these settings."""
+        return {
+            "KAM_HOME": str(self.kam_home),
+            "KAM_LANDING": str(self.landing_dir),
+            "KAM_MAX_BAD_ROW_SHARE": str(self.max_bad_row_share),
+            "KAM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "KAM_WAREHOUSE_PATH": str(self.warehouse_path),
+            "KAM_DBT_THREADS": str(self.dbt_threads),
+        }
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment; defaults live in the checkout."""
+    home = Path(os.environ.get("KAM_HOME") or REPO_ROOT / ".kam").expanduser().resolve()
+    landing = Path(os.environ.get("KAM_LANDING") or REPO_ROOT / "landing").expanduser().resolve()
+    share = _env_float("KAM_MAX_BAD_ROW_SHARE", 0.10)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"KAM_MAX_BAD_ROW_SHARE must be between 0 and 1, got {share}")
+    return Settings(
+        kam_home=home,
+        landing_dir=landing,
+        max_bad_row_share=share,
+        duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "4GB"),
+        dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
+    )

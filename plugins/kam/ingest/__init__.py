@@ -1,0 +1,1 @@
+"""Landing files into raw and quarantine tables."""

@@ -1,0 +1,193 @@
+"""Read one landing file into a DuckDB temp table of text columns.
+
+DuckDB's own readers do the work (CSV, Parquet, JSON Lines): nothing is read
+row by row in Python. Every value is kept as text here; parsing into the
+contract's types happens in SQL afterwards (``parse.py``) so that an
+unreadable value becomes a quarantine reason instead of a failed load.
+
+The temp table keeps file order, so ``rowid + 1`` is the record's ordinal
+number in the file (for a CSV without multi-line fields: line number − 1).
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kam.errors import BatchRefused
+from kam.warehouse import load_encodings
+
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+@dataclass
+class Reject:
+    """A record the reader could not split into columns (kept, never dropped)."""
+
+    row_number: int
+    raw_line: str
+    error: str
+
+
+@dataclass
+class ReadResult:
+    file_format: str
+    encoding: str | None
+    columns: list[str]
+    rows: int
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows + len(self.rejects)
+
+
+def file_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise BatchRefused(
+            path,
+            f"unknown file extension {path.suffix!r}; accepted: {', '.join(sorted(FORMATS))}",
+        )
+    return fmt
+
+
+def detect_encoding(path: Path, chunk_size: int = 1 << 20) -> str:
+    """UTF-8 (with or without BOM) or GB18030, decided by decoding the whole file."""
+    for encoding in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        offset = 0
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(chunk_size):
+                    decoder.decode(chunk)
+                    offset += len(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError as exc:
+            last = f"{encoding} fails at byte {offset + exc.start}"
+            continue
+    raise BatchRefused(path, f"file is neither UTF-8 nor GB18030 ({last})")
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _normalise_columns(path: Path, names: list[str]) -> list[str]:
+    normalised = [n.strip().lower().lstrip("\ufeff") for n in names]
+    seen: set[str] = set()
+    for original, name in zip(names, normalised, strict=True):
+        if not name:
+            raise BatchRefused(path, f"a column has an empty name (header {names!r})")
+        if name in seen:
+            raise BatchRefused(path, f"column {original!r} appears twice (names are case-insensitive)")
+        seen.add(name)
+    return normalised
+
+
+def _materialise(con: duckdb.DuckDBPyConnection, path: Path, table: str, relation_sql: str) -> list[str]:
+    """Create ``table`` with every column as trimmed text under its normalised name."""
+    described = con.sql(f"select * from ({relation_sql}) limit 0")
+    originals = list(described.columns)
+    names = _normalise_columns(path, originals)
+    select = ", ".join(
+        f'nullif(trim(cast("{o.replace(chr(34), chr(34) * 2)}" as varchar)), \'\') as "{n}"'
+        for o, n in zip(originals, names, strict=True)
+    )
+    con.execute(f"create or replace temp table {table} as select {select} from ({relation_sql})")
+    return names
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
+    encoding = detect_encoding(path)
+    if encoding != "utf-8":
+        load_encodings(con)
+    rejects_table, scans_table = f"{table}_reject_errors", f"{table}_reject_scans"
+    con.execute(f"drop table if exists {rejects_table}; drop table if exists {scans_table}")
+    relation = (
+        f"select * from read_csv({_sql_str(str(path))}, header=true, all_varchar=true, "
+        f"quote='\"', escape='\"', encoding={_sql_str(encoding)}, store_rejects=true, "
+        f"rejects_table={_sql_str(rejects_table)}, rejects_scan={_sql_str(scans_table)}, "
+        f"sample_size=-1)"
+    )
+    try:
+        columns = _materialise(con, path, table, relation)
+    except duckdb.Error as exc:
+        raise BatchRefused(path, f"cannot read as CSV: {str(exc).splitlines()[0]}") from exc
+    rows = con.sql(f"select count(*) from {table}").fetchone()[0]
+    rejects = [
+        Reject(row_number=int(line) - 1, raw_line=raw or "", error=f"{etype}: {msg}")
+        for line, raw, etype, msg in con.sql(
+            f"select line, csv_line, error_type, error_message from {rejects_table} order by line"
+        ).fetchall()
+    ]
+    # One record can produce several errors: keep one reject per line.
+    unique: dict[int, Reject] = {}
+    for r in rejects:
+        unique.setdefault(r.row_number, r)
+    return ReadResult("csv", encoding, columns, rows, list(unique.values()))
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
+    relation = f"select * from read_parquet({_sql_str(str(path))})"
+    try:
+        columns = _materialise(con, path, table, relation)
+    except duckdb.Error as exc:
+        raise BatchRefused(path, f"cannot read as Parquet: {str(exc).splitlines()[0]}") from exc
+    rows = con.sql(f"select count(*) from {table}").fetchone()[0]
+    return ReadResult("parquet", None, columns, rows)
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
+    encoding = detect_encoding(path)
+    if encoding != "utf-8":
+        raise BatchRefused(path, "JSON Lines must be UTF-8")
+    # Keys are read as written (text), so "00123" stays "00123".
+    objects = f"read_ndjson_objects({_sql_str(str(path))})"
+    try:
+        keys = [
+            k
+            for (k,) in con.sql(
+                f"select distinct unnest(json_keys(json)) as k from {objects} order by k"
+            ).fetchall()
+        ]
+    except duckdb.Error as exc:
+        raise BatchRefused(path, f"cannot read as JSON Lines: {str(exc).splitlines()[0]}") from exc
+    if not keys:
+        raise BatchRefused(path, "file has no records")
+    select = ", ".join(
+        f"json_extract_string(json, {_sql_str('$.' + chr(34) + k + chr(34))}) as \"{k}\""
+        for k in keys
+    )
+    columns = _materialise(con, path, table, f"select {select} from {objects}")
+    rows = con.sql(f"select count(*) from {table}").fetchone()[0]
+    return ReadResult("jsonl", encoding, columns, rows)
+
+
+READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
+
+
+def read_batch(con: duckdb.DuckDBPyConnection, path: Path, table: str = "_batch_text") -> ReadResult:
+    """Read ``path`` into temp table ``table`` (text columns, file order).
+
+    Raises :class:`BatchRefused` when the file cannot be a batch at all: unknown
+    extension, empty, unreadable encoding, broken structure.
+    """
+    fmt = file_format(path)
+    if path.stat().st_size == 0:
+        raise BatchRefused(path, "file is empty (0 bytes)")
+    result = READERS[fmt](con, path, table)
+    if result.rows_read == 0:
+        raise BatchRefused(path, "file has a header but no data rows")
+    return result

@@ -1,0 +1,123 @@
+"""DuckDB connections to the working warehouse, and the ops tables.
+
+DuckDB allows one read-write process or many read-only ones. The pipeline is
+the only writer (Airflow pool ``kam_warehouse`` of one slot and
+``max_active_runs=1``); BI never opens this file, only the published copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from kam.config import Settings
+
+log = logging.getLogger(__name__)
+
+OPS_DDL = """
+create schema if not exists raw;
+create schema if not exists quarantine;
+create schema if not exists ops;
+create sequence if not exists ops.batch_id_seq start 1;
+create table if not exists ops.ingest_batches (
+    batch_id bigint primary key,
+    source varchar not null,
+    source_file varchar not null,
+    sha256 varchar not null,
+    file_bytes bigint,
+    file_format varchar,
+    encoding varchar,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    status varchar not null,          -- loaded | partial | refused | duplicate
+    error varchar,
+    warnings varchar,
+    run_id varchar,
+    started_at timestamp not null,
+    finished_at timestamp not null
+);
+create sequence if not exists ops.publication_id_seq start 1;
+create table if not exists ops.publications (
+    publication_id bigint primary key,
+    run_id varchar,
+    run_date date,
+    status varchar not null,          -- published | refused | failed
+    reason varchar,
+    audit_summary varchar,            -- JSON: checks run, failed checks
+    row_counts varchar,               -- JSON: mart -> rows
+    published_path varchar,
+    started_at timestamp not null,
+    finished_at timestamp
+);
+create table if not exists ops.tier_publication_log (
+    publication_id bigint not null,
+    published_at timestamp not null,
+    as_of_month date not null,
+    customer_id varchar not null,
+    tier varchar not null
+);
+"""
+
+
+@cache
+def encodings_extension_path() -> Path:
+    """Path of the DuckDB ``encodings`` extension shipped in its PyPI wheel.
+
+    Extensions cannot be INSTALLed at run time here (no internet); the
+    ``duckdb-extension-encodings`` wheel carries the binary for our DuckDB.
+    """
+    import duckdb_extension_encodings as pkg
+
+    version = duckdb.__version__
+    base = Path(pkg.__file__).parent
+    candidates = sorted(base.rglob("encodings.duckdb_extension"))
+    for path in candidates:
+        if f"v{version}" in path.parts:
+            return path
+    if candidates:
+        return candidates[0]
+    raise RuntimeError(
+        f"the encodings extension is missing from {base}; reinstall duckdb-extension-encodings "
+        f"matching duckdb {version}"
+    )
+
+
+def load_encodings(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"load '{encodings_extension_path()}'")
+
+
+def connect(settings: Settings, read_only: bool = False, retries: int = 30) -> duckdb.DuckDBPyConnection:
+    """Open the working warehouse, waiting briefly if another writer holds the lock."""
+    settings.kam_home.mkdir(parents=True, exist_ok=True)
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "memory_limit": settings.duckdb_memory_limit,
+        "temp_directory": str(settings.tmp_dir),
+    }
+    for attempt in range(retries):
+        try:
+            return duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == retries - 1:
+                raise
+            log.warning("warehouse is locked by another process; retrying (%s)", exc)
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def warehouse(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(settings, read_only=read_only)
+    try:
+        if not read_only:
+            con.execute(OPS_DDL)
+        yield con
+    finally:
+        con.close()
