@@ -165,7 +165,7 @@ def _trend(archetype: np.ndarray, first_month: np.ndarray, n_months: int,
 
 def _orders(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
             end_date: dt.date) -> pd.DataFrame:
-    n, n_months = len(cust), len(months)
+    n_months = len(months)
     arche = cust["_archetype"].to_numpy()
     size = cust["_size"].to_numpy()
     rate = np.clip(0.45 * size ** 0.55, 0.1, 20.0)
@@ -320,7 +320,7 @@ LEVELS = ["stranger", "familiar", "trusted", "alliance"]
 
 def _visits(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
             end_date: dt.date) -> pd.DataFrame:
-    n, n_months = len(cust), len(months)
+    n_months = len(months)
     arche = cust["_archetype"].to_numpy()
     size = cust["_size"].to_numpy()
     first = cust["_first_month"].to_numpy()

@@ -77,7 +77,6 @@ class ValidationOutcome:
 @cache
 def _context():
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -1,0 +1,165 @@
+"""The ``kam`` command: what a user does by hand (DESIGN.md "Paths and names")."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kam.config import Settings, load_settings
+from kam.errors import KamError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    landing = getattr(args, "landing", None)
+    if landing:
+        os.environ["KAM_LANDING"] = str(Path(landing).resolve())
+    return load_settings()
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from kam.generate import generate
+
+    out = Path(args.out) if args.out else _settings(args).landing_dir
+    summary = generate(out, customers=args.customers, months=args.months, seed=args.seed,
+                       end_date=args.end_date)
+    print(summary.describe())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kam.orchestrate import run_pipeline
+
+    settings = _settings(args)
+    if not settings.landing_dir.is_dir():
+        print(f"error: landing folder {settings.landing_dir} does not exist "
+              f"(create it, use --landing DIR, or run `kam generate`)", file=sys.stderr)
+        return 2
+    run_date = args.date or dt.date.today()
+    print(f"kam run: landing {settings.landing_dir}, run date {run_date}, state in {settings.kam_home}")
+    outcomes = run_pipeline(settings, run_date)
+    _print_ingest_problems(settings)
+    failed = [o for o in outcomes if not o.success]
+    if failed:
+        o = failed[0]
+        print(f"\nFAILED: DAG {o.dag_id}. The served file was not changed.", file=sys.stderr)
+        for line in o.errors[:10]:
+            print(f"  {line[:400]}", file=sys.stderr)
+        print(f"  full log: {o.log_path}\n  see also: kam status", file=sys.stderr)
+        return 1
+    print(f"\npublished: {settings.published_path}")
+    return 0
+
+
+def _print_ingest_problems(settings: Settings) -> None:
+    from kam.status import recent_batch_problems
+
+    problems = recent_batch_problems(settings)
+    for line in problems:
+        print(f"  ! {line}")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kam.generate import generate
+    from kam.status import demo_summary
+
+    settings = _settings(args)
+    today = dt.date.today()
+    print(f"1/2 generating sample data ({args.customers} customers × {args.months} months) "
+          f"into {settings.landing_dir} …")
+    print("    " + generate(settings.landing_dir, customers=args.customers, months=args.months,
+                            seed=args.seed, end_date=today).describe())
+    print("2/2 running the DAGs through Airflow (ingest → build_and_publish) …")
+    from kam.orchestrate import run_pipeline
+
+    outcomes = run_pipeline(settings, today)
+    if not all(o.success for o in outcomes):
+        bad = next(o for o in outcomes if not o.success)
+        print(f"\nFAILED: DAG {bad.dag_id}; log: {bad.log_path}", file=sys.stderr)
+        return 1
+    print()
+    print(demo_summary(settings))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kam.status import status_report
+
+    print(status_report(_settings(args), as_json=args.json))
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Run the airflow CLI against kam's embedded Airflow home."""
+    from kam.orchestrate import airflow_env, airflow_executable, ensure_airflow
+
+    settings = _settings(args)
+    ensure_airflow(settings)
+    return subprocess.call([airflow_executable(), *args.airflow_args], env=airflow_env(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kam", description="Key-account value warehouse: ingest, build, audit, publish.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write sample landing files")
+    g.add_argument("--customers", type=int, default=2000)
+    g.add_argument("--months", type=int, default=24)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--end-date", type=_date, default=None, help="last day of data (default today)")
+    g.add_argument("--out", help="landing folder (default $KAM_LANDING or ./landing)")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="ingest, build, audit and publish once, through the DAGs")
+    r.add_argument("--landing", help="landing folder (default $KAM_LANDING or ./landing)")
+    r.add_argument("--date", type=_date, default=None,
+                   help="run date YYYY-MM-DD: months up to this date's month (default today)")
+    r.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="generate sample data and run everything")
+    d.add_argument("--customers", type=int, default=2000)
+    d.add_argument("--months", type=int, default=24)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--landing", help="landing folder (default $KAM_LANDING or ./landing)")
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("status", help="last publications, refused batches, quarantine")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_status)
+
+    a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
+    a.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    a.set_defaults(func=cmd_airflow)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

@@ -1,0 +1,136 @@
+"""``kam status`` and the demo summary: what an engineer needs to see at a glance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from kam.config import SOURCES, Settings
+
+
+def _open_ro(path: Path) -> duckdb.DuckDBPyConnection | None:
+    if not path.exists():
+        return None
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None  # the pipeline holds the write lock right now
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    try:
+        cur = con.execute(sql, params or [])
+    except duckdb.CatalogException:
+        return []
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def recent_batch_problems(settings: Settings, limit: int = 20) -> list[str]:
+    con = _open_ro(settings.warehouse_path)
+    if con is None:
+        return []
+    try:
+        rows = _rows(con, "select source, source_file, status, rows_read, rows_quarantined, error "
+                          "from ops.ingest_batches where status in ('refused', 'partial', 'duplicate') "
+                          "order by batch_id desc limit ?", [limit])
+    finally:
+        con.close()
+    return [f"{r['source']}: {Path(r['source_file']).name}: {r['status']}"
+            + (f", {r['rows_quarantined']} of {r['rows_read']} rows quarantined"
+               if r["status"] == "partial" else "")
+            + (f": {r['error']}" if r["error"] else "") for r in rows]
+
+
+def collect_status(settings: Settings) -> dict:
+    report: dict = {
+        "kam_home": str(settings.kam_home),
+        "landing": str(settings.landing_dir),
+        "published_file": str(settings.published_path),
+        "published_exists": settings.published_path.exists(),
+    }
+    con = _open_ro(settings.warehouse_path)
+    if con is None:
+        report["warehouse"] = ("not created yet" if not settings.warehouse_path.exists()
+                               else "busy (the pipeline is writing); try again shortly")
+        return report
+    try:
+        report["last_publication"] = next(iter(_rows(
+            con, "select publication_id, run_id, run_date, status, finished_at, row_counts "
+                 "from ops.publications where status = 'published' "
+                 "order by publication_id desc limit 1")), None)
+        report["last_refusal"] = next(iter(_rows(
+            con, "select publication_id, run_id, run_date, status, reason, finished_at "
+                 "from ops.publications where status in ('refused', 'failed') "
+                 "order by publication_id desc limit 1")), None)
+        report["batches"] = _rows(
+            con, "select status, count(*) as batches, sum(rows_read) as rows_read, "
+                 "sum(rows_loaded) as rows_loaded, sum(rows_quarantined) as rows_quarantined "
+                 "from ops.ingest_batches group by status order by status")
+        report["problem_batches"] = recent_batch_problems(settings)
+        report["quarantine"] = {
+            s: (_rows(con, f"select count(*) as n from quarantine.{s}") or [{"n": 0}])[0]["n"]
+            for s in SOURCES
+        }
+    finally:
+        con.close()
+    return report
+
+
+def status_report(settings: Settings, as_json: bool = False) -> str:
+    report = collect_status(settings)
+    if as_json:
+        return json.dumps(report, indent=2, default=str, ensure_ascii=False)
+    lines = [f"KAM_HOME        {report['kam_home']}", f"landing         {report['landing']}",
+             f"published file  {report['published_file']}"
+             + ("" if report["published_exists"] else "  (none yet)")]
+    if "warehouse" in report:
+        lines.append(f"warehouse       {report['warehouse']}")
+        return "\n".join(lines)
+    pub = report.get("last_publication")
+    lines.append("last published  " + (
+        f"#{pub['publication_id']} at {pub['finished_at']} (run date {pub['run_date']})"
+        if pub else "never"))
+    ref = report.get("last_refusal")
+    if ref:
+        lines.append(f"last refused    #{ref['publication_id']} at {ref['finished_at']}: "
+                     f"{(ref['reason'] or '')[:600]}")
+    lines.append("batches         " + (", ".join(
+        f"{b['status']} {b['batches']}" for b in report["batches"]) or "none"))
+    lines.append("quarantine      " + ", ".join(f"{k} {v}" for k, v in report["quarantine"].items()))
+    if report["problem_batches"]:
+        lines.append("problem batches (newest first):")
+        lines.extend(f"  {p[:300]}" for p in report["problem_batches"])
+    return "\n".join(lines)
+
+
+def demo_summary(settings: Settings) -> str:
+    path = settings.published_path
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("show tables").fetchall()]
+        counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+        tiers = []
+        if "customer_value_monthly" in tables:
+            tiers = con.execute(
+                "select tier, any_value(tier_label_en), any_value(tier_label_zh), count(*) "
+                "from customer_value_monthly "
+                "where as_of_month = (select max(as_of_month) from customer_value_monthly) "
+                "group by tier order by tier").fetchall()
+    finally:
+        con.close()
+    lines = [f"Published: {path}", "", "Rows per mart:"]
+    lines += [f"  {t:<26} {n:>10,}" for t, n in counts.items()]
+    if tiers:
+        lines += ["", "Customers per tier (latest month):"]
+        lines += [f"  {t:<2} {en} / {zh:<8} {n:>6,}" for t, en, zh, n in tiers]
+    lines += [
+        "", "Open it read-only (BI tools, analysts):",
+        f"  python -c \"import duckdb; con = duckdb.connect('{path}', read_only=True); "
+        "print(con.sql('show tables'))\"",
+        f"  Parquet copies: {settings.parquet_dir}/<mart>/<mart>.parquet",
+        "Next: kam status · kam run --landing YOUR_FOLDER · README.md",
+    ]
+    return "\n".join(lines)

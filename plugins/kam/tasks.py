@@ -1,0 +1,122 @@
+"""What each Airflow task does. DAG files only declare; the work is here.
+
+Every function takes the Airflow task context (a mapping) and returns a small
+JSON-serialisable summary (it becomes the task's XCom). They can be called
+without a running Airflow: tests pass a plain dict as context.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from kam.config import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def run_date_from(context: Mapping[str, Any]) -> dt.date:
+    """The run date: ``conf.run_date`` (kam run), else the logical date, else today."""
+    dag_run = context.get("dag_run")
+    conf = getattr(dag_run, "conf", None) or context.get("conf") or {}
+    if conf.get("run_date"):
+        return dt.date.fromisoformat(str(conf["run_date"]))
+    logical = context.get("logical_date")
+    if logical is not None:
+        return logical.date()
+    return dt.date.today()
+
+
+def run_id_from(context: Mapping[str, Any]) -> str | None:
+    return context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
+
+
+def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
+    """Ingest every new landing file of ``source``; refused files are reported, not fatal."""
+    from kam.ingest.batch import ingest_source
+
+    settings = load_settings()
+    results = ingest_source(settings, source, run_date_from(context), run_id_from(context))
+    for r in results:
+        if r.status == "refused":
+            log.error("REFUSED %s", r.summary())
+    unexpected = [r for r in results if r.batch_id is None and r.status == "refused"]
+    if unexpected:  # a bug or an environment problem, not bad data: fail the task
+        raise RuntimeError("; ".join(r.summary() for r in unexpected))
+    return {
+        "source": source,
+        "files": len(results),
+        "batches": {r.path.name: r.status for r in results if r.status != "skipped"},
+        "rows_loaded": sum(r.rows_loaded for r in results),
+        "rows_quarantined": sum(r.rows_quarantined for r in results),
+        "refused": [r.summary() for r in results if r.status == "refused"],
+    }
+
+
+def dbt_build_task(context: Mapping[str, Any]) -> dict:
+    """``dbt build`` (seeds, models, tests) on the working warehouse; a failure refuses publication."""
+    from kam.dbt import run_dbt
+    from kam.publish import record_refusal
+
+    settings = load_settings()
+    run_date = run_date_from(context)
+    result = run_dbt(settings, ["build"], run_date=run_date)
+    if not result.success:
+        record_refusal(settings, run_id_from(context), run_date,
+                       "dbt build failed: " + "; ".join(result.failures[:20]),
+                       {"dbt": result.counts, "failed": result.failures})
+        _fail(f"dbt build failed, publication refused: {'; '.join(result.failures[:5])}")
+    return {"dbt": result.counts, "warnings": result.warnings[:20]}
+
+
+def audit_task(context: Mapping[str, Any]) -> dict:
+    """GX suites on the marts + reconciliation; a failure refuses publication."""
+    from kam.publish import record_refusal
+    from kam.quality.audit import run_audit
+
+    settings = load_settings()
+    run_date = run_date_from(context)
+    result = run_audit(settings, run_date)
+    if not result.success:
+        record_refusal(settings, run_id_from(context), run_date,
+                       "audit failed: " + "; ".join(result.failed[:20]), result.summary())
+        _fail(f"audit failed, publication refused: {'; '.join(result.failed[:5])}")
+    return result.summary()
+
+
+def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict:
+    from kam.publish import publish
+
+    settings = load_settings()
+    pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary)
+    return {"publication_id": pub.publication_id, "path": str(pub.path), "rows": pub.row_counts}
+
+
+def _fail(message: str) -> None:
+    """Fail the task without retries (retrying cannot fix bad data)."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # called without Airflow (tests)
+        raise RuntimeError(message) from None
+    raise AirflowFailException(message)
+
+
+def notify_failure(context: Mapping[str, Any]) -> None:
+    """on_failure_callback: log loudly; POST to KAM_ALERT_WEBHOOK when configured."""
+    ti = context.get("task_instance")
+    text = (f"kam: task {getattr(ti, 'task_id', '?')} of DAG {getattr(ti, 'dag_id', '?')} "
+            f"failed (run {run_id_from(context)}): {context.get('exception')}")
+    log.error(text)
+    url = os.environ.get("KAM_ALERT_WEBHOOK")
+    if url:
+        body = json.dumps({"text": text}).encode()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except OSError as exc:
+            log.error("could not notify %s: %s", url, exc)
