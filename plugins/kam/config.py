@@ -36,6 +36,7 @@ class Settings:
     duckdb_memory_limit: str = "4GB"
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
     repo_root: Path = REPO_ROOT
+    expectations_override: Path | None = None  # KAM_EXPECTATIONS_DIR: another set of suites
 
     @property
     def warehouse_path(self) -> Path:
@@ -71,7 +72,7 @@ class Settings:
 
     @property
     def expectations_dir(self) -> Path:
-        return self.repo_root / "expectations"
+        return self.expectations_override or self.repo_root / "expectations"
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -85,6 +86,8 @@ class Settings:
             "KAM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "KAM_WAREHOUSE_PATH": str(self.warehouse_path),
             "KAM_DBT_THREADS": str(self.dbt_threads),
+            **({"KAM_EXPECTATIONS_DIR": str(self.expectations_override)}
+               if self.expectations_override else {}),
         }
 
 
@@ -101,4 +104,6 @@ def load_settings() -> Settings:
         max_bad_row_share=share,
         duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "4GB"),
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
+        expectations_override=(Path(os.environ["KAM_EXPECTATIONS_DIR"]).resolve()
+                               if os.environ.get("KAM_EXPECTATIONS_DIR") else None),
     )

@@ -1,0 +1,69 @@
+"""The sample data generator: deterministic, in the landing contract, with the planted stories."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import duckdb
+import pandas as pd
+from kam.contract import CONTRACTS
+from kam.generate import PLANTED, generate
+
+END = dt.date(2026, 6, 15)
+
+
+def _digest(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
+    a = generate(tmp_path / "a", customers=60, months=13, seed=3, end_date=END)
+    generate(tmp_path / "b", customers=60, months=13, seed=3, end_date=END)
+    generate(tmp_path / "c", customers=60, months=13, seed=4, end_date=END)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+    assert a.rows["orders"] > 0 and a.rows["visits"] > 0 and a.rows["complaints"] > 0
+
+
+def test_files_use_every_accepted_format_and_encoding(tmp_path):
+    generate(tmp_path, customers=60, months=13, seed=3, end_date=END)
+    suffixes = {p.suffix for p in tmp_path.rglob("*.*")}
+    assert {".csv", ".parquet", ".jsonl"} <= suffixes
+    gb = (tmp_path / "customers").glob("customers_full_*.csv")
+    raw = next(gb).read_bytes()
+    raw.decode("gb18030")
+    try:
+        raw.decode("utf-8")
+        raise AssertionError("the master export should be GB18030, not UTF-8")
+    except UnicodeDecodeError:
+        pass
+    assert any(p.read_bytes()[:3] == b"\xef\xbb\xbf" for p in (tmp_path / "orders").glob("*.csv"))
+
+
+def test_files_carry_the_contract_columns(tmp_path):
+    generate(tmp_path, customers=60, months=13, seed=3, end_date=END)
+    con = duckdb.connect()
+    for source, contract in CONTRACTS.items():
+        for path in (tmp_path / source).iterdir():
+            if path.suffix == ".parquet":
+                cols = pd.read_parquet(path).columns
+            elif path.suffix == ".jsonl":
+                cols = pd.read_json(path, lines=True).columns
+            else:
+                cols = con.sql(f"select * from read_csv('{path}', encoding='utf-8', all_varchar=true) limit 0").columns \
+                    if "full" not in path.name else pd.read_csv(path, encoding="gb18030", nrows=1).columns
+            assert set(contract.required) <= set(cols), (path, set(contract.required) - set(cols))
+
+
+def test_planted_customers_have_their_stories(tmp_path):
+    generate(tmp_path, customers=60, months=13, seed=3, end_date=END)
+    orders = pd.concat([pd.read_parquet(p) for p in (tmp_path / "orders").glob("*.parquet")]
+                       + [pd.read_csv(p, encoding="utf-8-sig") for p in (tmp_path / "orders").glob("*.csv")
+                          if "gb" not in p.name], ignore_index=True)
+    master = pd.read_csv(next((tmp_path / "customers").glob("customers_full_*.csv")), encoding="gb18030")
+    assert set(PLANTED) - {"C000009"} <= set(master["customer_id"])
+    assert "C000009" not in set(master["customer_id"])  # facts before master: inferred member
+    one_off = orders[orders["customer_id"] == "C000002"]
+    assert one_off["order_id"].nunique() <= 1

@@ -1,0 +1,173 @@
+"""Readers and the batch loader on real files, a real DuckDB and the real GX suites."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from kam.config import Settings
+from kam.ingest.batch import ingest_file
+from kam.warehouse import OPS_DDL
+
+RUN_DATE = dt.date(2026, 6, 15)
+HEADER = "order_id,line_no,customer_id,order_date,product_category,quantity,net_amount,status,updated_at"
+GOOD = [
+    "O1,1,C1,2026-03-05,product,2,1200.50,confirmed,2026-03-05 10:00:00",
+    "O1,2,C1,2026/3/5,service,1,300,confirmed,2026-03-05T10:00:00",
+    "O2,1,C2,2026-03-06,solution,1,\"1,234,567.80\",confirmed,2026/3/6 09:30:00",
+]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing", max_bad_row_share=0.6)
+
+
+@pytest.fixture
+def con(settings):
+    settings.kam_home.mkdir(parents=True)
+    c = duckdb.connect(str(settings.warehouse_path))
+    c.execute(OPS_DDL)
+    yield c
+    c.close()
+
+
+def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def raw_orders(con) -> pd.DataFrame:
+    return con.sql("select * from raw.orders order by order_id, line_no").df()
+
+
+def test_csv_utf8_parses_dates_and_thousands_separators(con, settings, tmp_path):
+    path = write(tmp_path / "orders" / "a.csv", [HEADER, *GOOD])
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("loaded", 3, 3, 0)
+    df = raw_orders(con)
+    assert list(df["order_date"].astype(str)) == ["2026-03-05", "2026-03-05", "2026-03-06"]
+    assert float(df.loc[2, "net_amount"]) == 1234567.80
+    assert str(df.loc[2, "updated_at"]) == "2026-03-06 09:30:00"
+    assert list(df["_row_number"]) == [1, 2, 3]
+    assert set(df["_source_file"]) == {str(path)}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030"])
+def test_csv_bom_and_gb18030_keep_chinese_text(con, settings, tmp_path, encoding):
+    lines = ["customer_id,customer_name,created_at,updated_at,region",
+             "C1,苏州精工机械有限公司,2020/1/2,2024-01-01,华东"]
+    path = write(tmp_path / "customers" / f"c_{encoding}.csv", lines, encoding)
+    result = ingest_file(con, settings, "customers", path, RUN_DATE)
+    assert result.status == "loaded", result.summary()
+    name, region = con.sql("select customer_name, region from raw.customers").fetchone()
+    assert (name, region) == ("苏州精工机械有限公司", "华东")
+    assert con.sql("select encoding from ops.ingest_batches").fetchone()[0] == (
+        "utf-8" if encoding == "utf-8-sig" else "gb18030")
+
+
+def test_parquet_and_jsonl_load_the_same_rows(con, settings, tmp_path):
+    frame = pd.DataFrame({"visit_id": ["V1", "V2"], "customer_id": ["C1", "C2"],
+                          "visit_date": [dt.date(2026, 1, 5), dt.date(2026, 2, 1)],
+                          "visit_type": ["onsite", "phone"], "buyer_role": ["economic", None],
+                          "updated_at": pd.to_datetime(["2026-01-05 12:00", "2026-02-01 09:00"])})
+    (tmp_path / "visits").mkdir()
+    frame.to_parquet(tmp_path / "visits" / "v.parquet")
+    jsonl = frame.assign(visit_id=["V3", "V4"], visit_date=frame["visit_date"].astype(str),
+                         updated_at=frame["updated_at"].astype(str))
+    jsonl.to_json(tmp_path / "visits" / "v.jsonl", orient="records", lines=True, force_ascii=False)
+    for name in ("v.parquet", "v.jsonl"):
+        result = ingest_file(con, settings, "visits", tmp_path / "visits" / name, RUN_DATE)
+        assert result.status == "loaded", result.summary()
+    rows = con.sql("select visit_id, visit_date, visit_type from raw.visits order by visit_id").fetchall()
+    assert [r[0] for r in rows] == ["V1", "V2", "V3", "V4"]
+    assert rows[0][1] == rows[2][1] == dt.date(2026, 1, 5)
+
+
+def test_missing_required_column_refuses_the_batch_naming_it(con, settings, tmp_path):
+    header = HEADER.replace(",net_amount", "")
+    lines = [header] + [",".join(p for i, p in enumerate(g.split(",")) if i != 6) for g in GOOD[:2]]
+    path = write(tmp_path / "orders" / "no_amount.csv", lines)
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert result.status == "refused"
+    assert "missing required column(s): net_amount" in result.error
+    assert con.sql("select count(*) from raw.orders").fetchone()[0] == 0
+    # nothing lost: the refused rows are kept in quarantine with the reason
+    reasons = [r[0] for r in con.sql("select _reason from quarantine.orders").fetchall()]
+    assert len(reasons) == 2 and all("net_amount" in r for r in reasons)
+    status, error = con.sql("select status, error from ops.ingest_batches").fetchone()
+    assert status == "refused" and "net_amount" in error
+
+
+def test_bad_rows_go_to_quarantine_with_row_column_and_reason(con, settings, tmp_path):
+    bad = [
+        "O3,1,C3,2026-13-45,product,1,10,confirmed,2026-03-01",       # impossible date
+        "O4,1,C3,2026-03-01,gadget,1,10,confirmed,2026-03-01",        # unknown enum
+        "O5,1,C3,2026-03-01,product,-4,10,confirmed,2026-03-01",      # negative qty, confirmed
+        "O6,1,C3,2026-03-01,product,1",                               # truncated line
+    ]
+    path = write(tmp_path / "orders" / "mixed.csv", [HEADER, *GOOD, *bad])
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("partial", 7, 3, 4)
+    q = dict(con.sql("select _row_number, _reason from quarantine.orders").fetchall())
+    assert "order_date: cannot read '2026-13-45' as a date" in q[4]
+    assert "product_category" in q[5] and "gadget" in q[5]
+    assert "quantity" in q[6] and "confirmed" in q[6]
+    assert "line 8" in q[7]
+    assert con.sql("select _raw_line from quarantine.orders where _row_number = 7").fetchone()[0] \
+        == "O6,1,C3,2026-03-01,product,1"
+
+
+def test_dates_after_the_run_date_are_quarantined(con, settings, tmp_path):
+    future = "O9,1,C1,2026-09-01,product,1,10,confirmed,2026-09-01"
+    path = write(tmp_path / "orders" / "future.csv", [HEADER, *GOOD, future])
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert result.rows_quarantined == 1
+    assert "order_date" in con.sql("select _reason from quarantine.orders").fetchone()[0]
+
+
+def test_bad_row_share_above_threshold_refuses_the_batch(con, settings, tmp_path):
+    strict = Settings(kam_home=settings.kam_home, landing_dir=settings.landing_dir, max_bad_row_share=0.2)
+    path = write(tmp_path / "orders" / "bad.csv",
+                 [HEADER, GOOD[0], "O3,1,C3,not-a-date,product,1,10,confirmed,2026-03-01"])
+    result = ingest_file(con, strict, "orders", path, RUN_DATE)
+    assert result.status == "refused" and "KAM_MAX_BAD_ROW_SHARE" in result.error
+    assert con.sql("select count(*) from raw.orders").fetchone()[0] == 0
+    assert con.sql("select count(*) from quarantine.orders").fetchone()[0] == 2
+
+
+def test_extra_columns_are_kept_in_raw(con, settings, tmp_path):
+    path = write(tmp_path / "orders" / "extra.csv",
+                 [HEADER + ",Sales Office ", *(g + ",上海" for g in GOOD)])
+    ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert con.sql('select distinct "sales office" from raw.orders').fetchall() == [("上海",)]
+
+
+def test_same_file_under_another_name_loads_nothing(con, settings, tmp_path):
+    first = write(tmp_path / "orders" / "a.csv", [HEADER, *GOOD])
+    second = write(tmp_path / "orders" / "copy_of_a.csv", [HEADER, *GOOD])
+    assert ingest_file(con, settings, "orders", first, RUN_DATE).status == "loaded"
+    again = ingest_file(con, settings, "orders", second, RUN_DATE)
+    assert again.status == "duplicate" and again.rows_loaded == 0
+    assert ingest_file(con, settings, "orders", first, RUN_DATE).status == "skipped"
+    assert con.sql("select count(*) from raw.orders").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("empty.csv", b"", "empty"),
+    ("header_only.csv", (HEADER + "\n").encode(), "no data rows"),
+    ("orders.xlsx", b"PK\x03\x04", "unknown file extension"),
+    ("latin.csv", (HEADER + "\n").encode() + b"O1,1,C1,2026-03-05,product,1,\xff\xfe\x00,confirmed,x\n", "neither UTF-8 nor GB18030"),
+])
+def test_unreadable_files_are_refused_with_a_clear_message(con, settings, tmp_path, name, content, expected):
+    path = tmp_path / "orders" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert result.status == "refused"
+    assert expected in result.error
+    assert con.sql("select status from ops.ingest_batches").fetchone()[0] == "refused"
