@@ -84,7 +84,8 @@ def _customers(rng: np.random.Generator, n: int, months: list[dt.date],
         if idx < n:
             archetype[idx] = story
     size[archetype == "anchor"] = 400.0
-    size[archetype == "decliner"] = np.maximum(size[archetype == "decliner"], 60.0)
+    if n >= 4:
+        size[3] = 60.0  # the planted decliner was a large account
     size[archetype == "rising"] = 2.0
     size[archetype == "one_off"] = 1.0
     industry = rng.choice(INDUSTRIES, n)
@@ -135,7 +136,7 @@ def _customers(rng: np.random.Generator, n: int, months: list[dt.date],
         "_size": size,
         "_first_month": first_month,
         "_service_mix": np.where(rng.random(n) < 0.25, 0.45, 0.12),
-        "_margin": np.clip(rng.normal(0.24, 0.07, n), 0.05, 0.5),
+        "_margin": np.where(archetype == "anchor", 0.33, np.clip(rng.normal(0.24, 0.07, n), 0.05, 0.5)),
         "_discount": np.clip(rng.normal(0.08, 0.05, n), 0.0, 0.3),
     })
 
@@ -168,7 +169,7 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
     n_months = len(months)
     arche = cust["_archetype"].to_numpy()
     size = cust["_size"].to_numpy()
-    rate = np.clip(0.45 * size ** 0.55, 0.1, 20.0)
+    rate = np.clip(0.8 * size ** 0.5, 0.6, 16.0)
     season = np.array([SEASON[mo.month - 1] for mo in months])
     trend = _trend(arche, cust["_first_month"].to_numpy(), n_months, rng)
     counts = rng.poisson(rate[:, None] * trend * season[None, :])
@@ -252,7 +253,7 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
 def _complaints(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
                 end_date: dt.date) -> pd.DataFrame:
     per = orders.groupby(["customer_id", pd.to_datetime(orders["order_date"]).dt.to_period("M")]).size()
-    lam = 0.08 * per.to_numpy() + 0.01
+    lam = 0.12 * np.sqrt(per.to_numpy()) + 0.01  # key accounts get better service per order
     k = rng.poisson(lam)
     cust_ids = np.repeat(per.index.get_level_values(0).to_numpy(), k)
     month = np.repeat(per.index.get_level_values(1).to_timestamp().to_numpy(), k)

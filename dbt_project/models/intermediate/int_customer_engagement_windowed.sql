@@ -1,0 +1,101 @@
+-- One row per customer per month: visits and relationship (DOMAIN §4
+-- customer and engagement metrics) over the trailing window or as of the month.
+with spine as (
+    select * from {{ ref('int_customer_months_spined') }}
+),
+
+visits as (
+    select * from {{ ref('fct_visits') }}
+),
+
+ranked_visits as (
+    -- the latest visit of each month gives that month's relationship and stage
+    select
+        customer_id,
+        visit_month,
+        visit_date,
+        relationship_level,
+        relationship_score,
+        sales_stage,
+        row_number() over (
+            partition by customer_id, visit_month
+            order by visit_date desc, visit_id desc
+        ) as recency_rank
+    from visits
+),
+
+monthly as (
+    select
+        visits.customer_id,
+        visits.visit_month,
+        count(*) as visits,
+        max(visits.visit_date) as last_visit_date
+    from visits
+    group by visits.customer_id, visits.visit_month
+),
+
+spined as (
+    select
+        spine.customer_id,
+        spine.as_of_month,
+        spine.as_of_date,
+        coalesce(monthly.visits, 0) as visits_in_month,
+        -- latest month with a visit up to this one (no IGNORE NULLS: portable)
+        max(monthly.visit_month) over (
+            partition by spine.customer_id
+            order by spine.as_of_month
+            rows between unbounded preceding and current row
+        ) as latest_visit_month,
+        max(monthly.last_visit_date) over (
+            partition by spine.customer_id
+            order by spine.as_of_month
+            rows between unbounded preceding and current row
+        ) as last_visit_date,
+        sum(coalesce(monthly.visits, 0)) over (
+            partition by spine.customer_id
+            order by spine.as_of_month
+            rows between {{ var('window_months') - 1 }} preceding and current row
+        ) as visits
+    from spine
+    left join monthly
+        on spine.customer_id = monthly.customer_id
+        and spine.as_of_month = monthly.visit_month
+),
+
+roles as (
+    -- distinct buyer roles met inside the window (0-6)
+    select
+        spine.customer_id,
+        spine.as_of_month,
+        count(distinct visits.buyer_role) as roles_covered
+    from spine
+    inner join visits
+        on visits.customer_id = spine.customer_id
+        and visits.visit_month >= spine.window_start_month
+        and visits.visit_month <= spine.as_of_month
+    where visits.buyer_role is not null
+    group by spine.customer_id, spine.as_of_month
+),
+
+final as (
+    select
+        spined.customer_id,
+        spined.as_of_month,
+        spined.visits,
+        spined.last_visit_date,
+        {{ dbt.datediff('spined.last_visit_date', 'spined.as_of_date', 'day') }} as days_since_last_visit,
+        latest.relationship_level,
+        latest.relationship_score,
+        latest.sales_stage as latest_sales_stage,
+        coalesce(roles.roles_covered, 0) as roles_covered
+    from spined
+    left join ranked_visits as latest
+        on spined.customer_id = latest.customer_id
+        and spined.latest_visit_month = latest.visit_month
+        and latest.recency_rank = 1
+    left join roles
+        on spined.customer_id = roles.customer_id
+        and spined.as_of_month = roles.as_of_month
+)
+
+select * from final

@@ -1,0 +1,159 @@
+-- One row per customer per month: every DOMAIN §4 metric over the trailing
+-- window of var('window_months') months ending with the as-of month.
+-- Window sums use ROWS frames on the hole-free monthly spine.
+{%- set w = var('window_months') %}
+with spine as (
+    select * from {{ ref('int_customer_months_spined') }}
+),
+
+sales as (
+    select * from {{ ref('int_customer_sales_monthly') }}
+),
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+monthly as (
+    select
+        spine.customer_id,
+        spine.as_of_month,
+        spine.as_of_date,
+        spine.is_complete_month,
+        coalesce(sales.revenue, 0) as month_revenue,
+        coalesce(sales.gross_profit, 0) as month_gross_profit,
+        coalesce(sales.service_solution_revenue, 0) as month_service_solution_revenue,
+        coalesce(sales.discounted_net_amount, 0) as month_discounted_net_amount,
+        coalesce(sales.list_amount, 0) as month_list_amount,
+        coalesce(sales.order_count, 0) as month_order_count,
+        coalesce(sales.order_days, 0) as month_order_days,
+        sales.first_order_date as month_first_order_date,
+        sales.last_order_date as month_last_order_date,
+        sales.largest_order_amount as month_largest_order_amount
+    from spine
+    left join sales
+        on spine.customer_id = sales.customer_id
+        and spine.as_of_month = sales.order_month
+),
+
+windowed as (
+    select
+        customer_id,
+        as_of_month,
+        as_of_date,
+        is_complete_month,
+        {%- for column in ['revenue', 'gross_profit', 'service_solution_revenue',
+                           'discounted_net_amount', 'list_amount', 'order_count', 'order_days'] %}
+        sum(month_{{ column }}) over (
+            partition by customer_id order by as_of_month
+            rows between {{ w - 1 }} preceding and current row
+        ) as {{ column }},
+        {%- endfor %}
+        sum(month_revenue) over (
+            partition by customer_id order by as_of_month
+            rows between {{ 2 * w - 1 }} preceding and {{ w }} preceding
+        ) as previous_revenue,
+        sum(case when month_revenue <> 0 then 1 else 0 end) over (
+            partition by customer_id order by as_of_month
+            rows between {{ w - 1 }} preceding and current row
+        ) as active_months,
+        max(month_largest_order_amount) over (
+            partition by customer_id order by as_of_month
+            rows between {{ w - 1 }} preceding and current row
+        ) as largest_order_amount,
+        min(month_first_order_date) over (
+            partition by customer_id order by as_of_month
+            rows between {{ w - 1 }} preceding and current row
+        ) as first_order_date_in_window,
+        max(month_last_order_date) over (
+            partition by customer_id order by as_of_month
+            rows between unbounded preceding and current row
+        ) as last_order_date,
+        -- revenue per month, kept for the rising-star and churn explanations
+        month_revenue
+    from monthly
+),
+
+final as (
+    select
+        windowed.customer_id,
+        windowed.as_of_month,
+        windowed.as_of_date,
+        windowed.is_complete_month,
+        -- sales (销售)
+        windowed.revenue,
+        windowed.order_count,
+        windowed.active_months,
+        windowed.previous_revenue,
+        case when windowed.previous_revenue > 0
+            then windowed.revenue / windowed.previous_revenue - 1
+        end as revenue_growth,
+        {{ dbt.datediff('windowed.last_order_date', 'windowed.as_of_date', 'day') }} as days_since_last_order,
+        windowed.last_order_date,
+        -- usual gap between order days inside the window (null with fewer than two)
+        case when windowed.order_days > 1
+            then cast({{ dbt.datediff('windowed.first_order_date_in_window', 'windowed.last_order_date', 'day') }}
+                      as double precision) / (windowed.order_days - 1)
+        end as usual_order_gap_days,
+        -- financial (财务)
+        windowed.gross_profit,
+        case when windowed.revenue > 0 then windowed.gross_profit / windowed.revenue end as gross_margin,
+        receivables.collection_rate,
+        receivables.overdue_amount,
+        receivables.overdue_past_limit_amount,
+        receivables.max_days_overdue,
+        receivables.avg_days_to_pay,
+        case when windowed.list_amount > 0
+            then 1 - windowed.discounted_net_amount / windowed.list_amount
+        end as avg_discount_rate,
+        -- customer (客户)
+        customers.annual_budget,
+        case when customers.annual_budget is not null
+            then greatest(customers.annual_budget - greatest(windowed.revenue, 0), 0)
+        end as budget_headroom,
+        case when customers.annual_budget > 0
+            then windowed.revenue / customers.annual_budget
+        end as share_of_wallet,
+        engagement.relationship_level,
+        engagement.relationship_score,
+        engagement.roles_covered,
+        customers.is_strategic_partner,
+        case when customers.is_strategic_partner then 1 else 0 end as strategic_partner_flag,
+        {{ dbt.datediff('customers.customer_since_month', 'windowed.as_of_month', 'month') }} as tenure_months,
+        -- service (服务)
+        service.complaints,
+        service.severe_complaints,
+        service.open_complaints,
+        service.severe_complaints_past_sla,
+        service.median_first_response_hours,
+        service.resolution_rate,
+        service.avg_satisfaction,
+        service.recent_complaints,
+        -- engagement
+        engagement.visits,
+        engagement.last_visit_date,
+        engagement.days_since_last_visit,
+        engagement.latest_sales_stage,
+        -- concentration and mix
+        case when windowed.revenue > 0
+            then windowed.largest_order_amount / windowed.revenue
+        end as largest_order_share,
+        case when windowed.revenue > 0
+            then windowed.service_solution_revenue / windowed.revenue
+        end as service_solution_share,
+        windowed.month_revenue
+    from windowed
+    inner join customers
+        on windowed.customer_id = customers.customer_id
+    left join {{ ref('int_customer_receivables_as_of') }} as receivables
+        on windowed.customer_id = receivables.customer_id
+        and windowed.as_of_month = receivables.as_of_month
+    left join {{ ref('int_customer_service_windowed') }} as service
+        on windowed.customer_id = service.customer_id
+        and windowed.as_of_month = service.as_of_month
+    left join {{ ref('int_customer_engagement_windowed') }} as engagement
+        on windowed.customer_id = engagement.customer_id
+        and windowed.as_of_month = engagement.as_of_month
+)
+
+select * from final

@@ -1,0 +1,38 @@
+-- One row per customer per month, from the customer's first month
+-- (creation or first activity) to the month of the run date: the history
+-- has no holes (DOMAIN §6: every month has a row, X when inactive).
+with recursive months as (
+    select
+        min(customer_since_month) as as_of_month
+    from {{ ref('dim_customers') }}
+
+    union all
+
+    select
+        cast({{ dbt.dateadd('month', 1, 'as_of_month') }} as date) as as_of_month
+    from months
+    where as_of_month < {{ month_start(kam_run_date()) }}
+),
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+final as (
+    select
+        customers.customer_id,
+        months.as_of_month,
+        -- the as-of date: month end for closed months, the run date for the current one
+        case
+            when months.as_of_month = {{ month_start(kam_run_date()) }} then {{ kam_run_date() }}
+            else cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'months.as_of_month')) }} as date)
+        end as as_of_date,
+        months.as_of_month < {{ month_start(kam_run_date()) }} as is_complete_month,
+        cast({{ dbt.dateadd('month', 1 - var('window_months'), 'months.as_of_month') }} as date)
+            as window_start_month
+    from customers
+    inner join months
+        on months.as_of_month >= customers.customer_since_month
+)
+
+select * from final

@@ -1,0 +1,66 @@
+-- One row per customer per month with orders: the additive pieces of the
+-- sales and financial metrics (DOMAIN §4), summed over windows downstream.
+with order_lines as (
+    select * from {{ ref('fct_order_lines') }}
+    where is_revenue
+),
+
+orders as (
+    -- an order's amount, for "largest single order" (pseudo key account, §6)
+    select
+        customer_id,
+        order_id,
+        min(order_month) as order_month,
+        sum(net_amount) as order_amount
+    from order_lines
+    group by customer_id, order_id
+),
+
+largest as (
+    select
+        customer_id,
+        order_month,
+        max(order_amount) as largest_order_amount,
+        count(*) as order_count
+    from orders
+    group by customer_id, order_month
+),
+
+lines as (
+    select
+        customer_id,
+        order_month,
+        sum(net_amount) as revenue,
+        sum(gross_profit) as gross_profit,
+        sum(case when product_category in ('service', 'solution') then net_amount else 0 end)
+            as service_solution_revenue,
+        sum(case when list_amount > 0 then net_amount else 0 end) as discounted_net_amount,
+        sum(case when list_amount > 0 then list_amount else 0 end) as list_amount,
+        count(distinct order_date) as order_days,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date
+    from order_lines
+    group by customer_id, order_month
+),
+
+final as (
+    select
+        lines.customer_id,
+        lines.order_month,
+        lines.revenue,
+        lines.gross_profit,
+        lines.service_solution_revenue,
+        lines.discounted_net_amount,
+        lines.list_amount,
+        lines.order_days,
+        lines.first_order_date,
+        lines.last_order_date,
+        largest.order_count,
+        largest.largest_order_amount
+    from lines
+    left join largest
+        on lines.customer_id = largest.customer_id
+        and lines.order_month = largest.order_month
+)
+
+select * from final

@@ -1,0 +1,32 @@
+-- Per month, how many customers (and how much window revenue) moved from each
+-- tier to each tier since the previous month (DOMAIN §7): the transition matrix.
+-- from_tier 'new' = the customer's first month.
+with monthly as (
+    select
+        customer_id,
+        as_of_month,
+        tier,
+        revenue,
+        coalesce(lag(tier) over (partition by customer_id order by as_of_month), 'new') as from_tier
+    from {{ ref('customer_value_monthly') }}
+),
+
+final as (
+    select
+        as_of_month,
+        from_tier,
+        tier as to_tier,
+        count(*) as customers,
+        sum(revenue) as revenue
+    from monthly
+    group by as_of_month, from_tier, tier
+)
+
+select
+    as_of_month,
+    from_tier,
+    to_tier,
+    from_tier = to_tier as is_same_tier,
+    customers,
+    revenue
+from final
