@@ -10,4 +10,11 @@ PUBLISHED_MARTS: tuple[str, ...] = (
     "fct_order_lines",
     "fct_complaints",
     "fct_visits",
+    "customer_value_monthly",
+    "customer_tier_history",
+    "customer_tier_changes",
+    "tier_migration",
+    "customer_alerts",
+    "revenue_concentration",
+    "visit_coverage",
 )

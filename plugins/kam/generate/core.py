@@ -146,7 +146,7 @@ def _trend(archetype: np.ndarray, first_month: np.ndarray, n_months: int,
     """Multiplier on the order rate per customer × month (0 = no orders)."""
     n = len(archetype)
     t = np.arange(n_months)[None, :].repeat(n, 0).astype(float)
-    trend = np.exp(np.cumsum(rng.normal(0, 0.05, (n, n_months)), axis=1))
+    trend = np.exp(np.cumsum(rng.normal(0, 0.03, (n, n_months)), axis=1))
     m = n_months - 1
     grower = archetype == "grower"
     trend[grower] *= np.exp(np.linspace(-0.7, 0.7, n_months))[None, :]
@@ -169,7 +169,7 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
     n_months = len(months)
     arche = cust["_archetype"].to_numpy()
     size = cust["_size"].to_numpy()
-    rate = np.clip(0.8 * size ** 0.5, 0.6, 16.0)
+    rate = np.clip(1.0 * size ** 0.5, 1.0, 16.0)
     season = np.array([SEASON[mo.month - 1] for mo in months])
     trend = _trend(arche, cust["_first_month"].to_numpy(), n_months, rng)
     counts = rng.poisson(rate[:, None] * trend * season[None, :])
@@ -203,7 +203,7 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
     category = np.where(u < svc * 0.6, "service", np.where(u < svc, "solution", "product"))
     # line value: the customer's monthly value spread over its expected lines
     expected_lines = np.maximum(rate[c] * 2.2, 0.5)
-    value = 9000.0 * size[c] / expected_lines * rng.lognormal(-0.12, 0.5, L)
+    value = 9000.0 * size[c] / expected_lines * rng.lognormal(-0.045, 0.3, L)
     value[np.isin(c, one_off)] = rng.uniform(4.0e6, 6.0e6, np.isin(c, one_off).sum())
     quantity = np.maximum(1, np.round(rng.lognormal(2.0, 0.8, L))).astype(int)
     discount = np.clip(cust["_discount"].to_numpy()[c] + rng.normal(0, 0.02, L), 0, 0.4)
