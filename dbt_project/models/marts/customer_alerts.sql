@@ -3,13 +3,13 @@
 {%- set n = var('rising_star_months') %}
 with monthly as (
     select
-        customer_value_monthly.*,
+        cvm.*,
         lag(tier) over (partition by customer_id order by as_of_month) as previous_tier,
         {%- for i in range(1, n + 1) %}
         lag(value_score, {{ i }}) over (partition by customer_id order by as_of_month) as value_score_lag{{ i }},
         {%- endfor %}
         {{ var('window_months') }} as window_months
-    from {{ ref('customer_value_monthly') }}
+    from {{ ref('customer_value_monthly') }} as cvm
 ),
 
 ranks as (
