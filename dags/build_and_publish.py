@@ -16,36 +16,22 @@ untouched and the failed task alerts. Logic: `kam.tasks`.
 
 from __future__ import annotations
 
-import os
-
-import pendulum
 from airflow.sdk import Asset, dag, task
 
-RAW_ASSETS = [Asset(f"kam.raw.{s}") for s in ("customers", "orders", "complaints", "visits")]
+from kam.dag_defaults import RAW_SOURCES, START_DATE, default_args
 
-
-def _notify(context):
-    from kam.tasks import notify_failure
-
-    notify_failure(context)
+RAW_ASSETS = [Asset(f"kam.raw.{s}") for s in RAW_SOURCES]
 
 
 @dag(
     dag_id="build_and_publish",
     schedule=(RAW_ASSETS[0] | RAW_ASSETS[1] | RAW_ASSETS[2] | RAW_ASSETS[3]),
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["kam", "publish"],
-    default_args={
-        "owner": "kam",
-        # kam run (airflow dags test) sets KAM_TASK_RETRIES=0: a retry there only waits
-        "retries": int(os.environ.get("KAM_TASK_RETRIES", "2")),
-        "retry_delay": pendulum.duration(minutes=2),
-        "pool": "kam_warehouse",
-        "on_failure_callback": _notify,
-    },
+    default_args=default_args(),
 )
 def build_and_publish():
     @task

@@ -15,47 +15,31 @@ Each task emits the asset `kam.raw.<source>`, which schedules
 
 from __future__ import annotations
 
-import os
-
-import pendulum
 from airflow.sdk import Asset, dag, task
 
-SOURCES = ("customers", "orders", "complaints", "visits")
+from kam.dag_defaults import RAW_SOURCES, START_DATE, default_args
 
 
 @dag(
     dag_id="ingest",
     schedule="@daily",
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["kam", "ingest"],
-    default_args={
-        "owner": "kam",
-        # kam run (airflow dags test) sets KAM_TASK_RETRIES=0: a retry there only waits
-        "retries": int(os.environ.get("KAM_TASK_RETRIES", "2")),
-        "retry_delay": pendulum.duration(minutes=2),
-        "pool": "kam_warehouse",
-    },
+    default_args=default_args(),
 )
 def ingest():
-    for source in SOURCES:
+    for source in RAW_SOURCES:
 
-        @task(task_id=f"ingest_{source}", outlets=[Asset(f"kam.raw.{source}")],
-              on_failure_callback=_notify)
+        @task(task_id=f"ingest_{source}", outlets=[Asset(f"kam.raw.{source}")])
         def ingest_one(source: str = source, **context):
             from kam.tasks import ingest_task
 
             return ingest_task(source, context)
 
         ingest_one()
-
-
-def _notify(context):
-    from kam.tasks import notify_failure
-
-    notify_failure(context)
 
 
 ingest()

@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 KAM = str(Path(sys.executable).parent / "kam")
 END_DATE = dt.date(2026, 6, 15)  # fixed, so results do not depend on today's date
-SMALL = {"customers": 240, "months": 15, "seed": 7}
+SMALL = {"customers": 240, "months": 24, "seed": 7}
 
 
 def kam_env(home: Path, landing: Path | None = None, **extra: str) -> dict[str, str]:

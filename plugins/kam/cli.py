@@ -100,6 +100,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from kam.status import explain
+
+    settings = _settings(args)
+    if not settings.published_path.exists():
+        print(f"error: nothing published yet at {settings.published_path} (run `kam run`)", file=sys.stderr)
+        return 2
+    print(explain(settings, args.customer_id, args.month))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against kam's embedded Airflow home."""
     from kam.orchestrate import airflow_env, airflow_executable, ensure_airflow
@@ -139,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="last publications, refused batches, quarantine")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_status)
+
+    e = sub.add_parser("explain", help="why a customer has its tier (from the published marts)")
+    e.add_argument("customer_id")
+    e.add_argument("--month", help="as_of_month YYYY-MM-01 (default: the latest complete month)")
+    e.set_defaults(func=cmd_explain)
 
     a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
     a.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+
 from kam.config import Settings
 from kam.ingest.batch import ingest_file
 from kam.warehouse import OPS_DDL
@@ -161,7 +162,8 @@ def test_same_file_under_another_name_loads_nothing(con, settings, tmp_path):
     ("empty.csv", b"", "empty"),
     ("header_only.csv", (HEADER + "\n").encode(), "no data rows"),
     ("orders.xlsx", b"PK\x03\x04", "unknown file extension"),
-    ("latin.csv", (HEADER + "\n").encode() + b"O1,1,C1,2026-03-05,product,1,\xff\xfe\x00,confirmed,x\n", "neither UTF-8 nor GB18030"),
+    ("latin.csv", (HEADER + "\n").encode() + b"O1,1,C1,2026-03-05,product,1,\xff\xfe\x00,confirmed,x\n",
+     "neither UTF-8 nor GB18030"),
 ])
 def test_unreadable_files_are_refused_with_a_clear_message(con, settings, tmp_path, name, content, expected):
     path = tmp_path / "orders" / name

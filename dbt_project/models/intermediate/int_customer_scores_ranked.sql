@@ -83,7 +83,9 @@ dimension_scores as (
         customer_id,
         as_of_month,
         dimension,
-        100 * sum(indicator_weight * indicator_score) / sum(indicator_weight) as dimension_score
+        -- rounded: float sums depend on the order rows are aggregated in, and a
+        -- rerun must give identical marts (DESIGN.md §2)
+        round(100 * sum(indicator_weight * indicator_score) / sum(indicator_weight), 6) as dimension_score
     from indicator_scores
     group by customer_id, as_of_month, dimension
 ),

@@ -103,7 +103,9 @@ def _customers(rng: np.random.Generator, n: int, months: list[dt.date],
     first_month = np.where(in_window, rng.integers(0, len(months), n), 0)
     first_month[archetype == "prospect"] = np.maximum(len(months) - 6, 0)
     first_month[archetype == "one_off"] = np.maximum(len(months) - 4, 0)
-    first_month[np.isin(archetype, ["anchor", "decliner", "churned", "late_payer"])] = 0
+    long_standing = np.isin(archetype, ["anchor", "decliner", "churned", "late_payer", "rising", "burst"])
+    first_month[long_standing] = 0
+    in_window[long_standing] = False
     before_days = rng.integers(30, 3000, n)
     created = np.where(
         (first_month == 0) & ~in_window,
