@@ -138,3 +138,23 @@ def test_dbt_unit_tests_ran_and_passed_in_the_build(first_run):
     unit = [r for r in results if r["unique_id"].startswith("unit_test.")]
     assert len(unit) >= 7 and all(r["status"] == "pass" for r in unit)
     assert all(r["status"] in ("pass", "success") for r in results)
+
+
+def test_every_published_model_and_column_is_documented(first_run, pub):
+    """The dbt yml describes every published mart and column (so dbt docs is a full catalogue)."""
+    from kam.marts import PUBLISHED_MARTS
+
+    manifest = json.loads((first_run / "dbt" / "target" / "manifest.json").read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    sources = {n["name"]: n for n in manifest["sources"].values()}
+    documented = {**{m: models[m] for m in PUBLISHED_MARTS},
+                  "publications": sources["publications"], "tier_publication_log": sources["tier_publication_log"]}
+    missing = []
+    for name, node in documented.items():
+        if not node["description"]:
+            missing.append(name)
+        for (column,) in pub.execute(f"select column_name from information_schema.columns "
+                                     f"where table_name = '{name}'").fetchall():
+            if not node["columns"].get(column, {}).get("description"):
+                missing.append(f"{name}.{column}")
+    assert missing == []
