@@ -173,3 +173,125 @@ def test_unreadable_files_are_refused_with_a_clear_message(con, settings, tmp_pa
     assert result.status == "refused"
     assert expected in result.error
     assert con.sql("select status from ops.ingest_batches").fetchone()[0] == "refused"
+
+
+# --- faults on real files (issue "write-audit-publish under faults", tests 5, 6, 9) -----------------
+
+
+def test_five_percent_malformed_rows_are_quarantined_and_nothing_is_lost(con, settings, tmp_path):
+    lines = [HEADER] + [f"M{i},1,C{i % 7},2026-03-{1 + i % 28:02d},product,{1 + i % 5},{100 + i}.50,confirmed,"
+                        f"2026-03-{1 + i % 28:02d} 08:00:00" for i in range(100)]
+    broken = {
+        11: "M10,1,C3,2026-02-30,product,1,100,confirmed,2026-03-01 08:00:00",    # impossible date
+        23: "M22,1,C1,2026-03-02,product,1,12x,confirmed,2026-03-01 08:00:00",    # not a number
+        38: "M37,1,C1,2026-03-02,gizmo,1,100,confirmed,2026-03-01 08:00:00",      # unknown enum
+        57: "M56,1,,2026-03-02,product,1,100,confirmed,2026-03-01 08:00:00",      # key missing
+        90: "M89,1,C1,2026-03-02",                                                # cut short
+    }
+    for line_index, text in broken.items():
+        lines[line_index] = text
+    path = write(tmp_path / "orders" / "five_percent.csv", lines)
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("partial", 100, 95, 5)
+    loaded = con.sql("select count(*) from raw.orders").fetchone()[0]
+    quarantined = con.sql("select _source_file, _row_number, _reason from quarantine.orders "
+                          "order by _row_number").fetchall()
+    assert loaded + len(quarantined) == 100
+    assert [row for _, row, _ in quarantined] == sorted(broken)  # row number = line index (header is line 1)
+    assert {file for file, _, _ in quarantined} == {str(path)}
+    for (_, row, reason), column in zip(quarantined, ["order_date", "net_amount", "product_category",
+                                                      "customer_id", "line"], strict=True):
+        assert reason.startswith(f"orders row {row}") and column in reason, reason
+    batch = con.sql("select rows_read, rows_loaded, rows_quarantined, status from ops.ingest_batches").fetchone()
+    assert batch == (100, 95, 5, "partial")
+
+
+def test_truncated_files_lose_nothing_or_are_refused_clearly(con, settings, tmp_path):
+    # a CSV cut in the middle of its last line: the full lines load, the stub is quarantined
+    csv = write(tmp_path / "orders" / "cut.csv", [HEADER, *GOOD])
+    csv.write_bytes(csv.read_bytes() + b"O9,1,C1,2026-03-0")
+    result = ingest_file(con, settings, "orders", csv, RUN_DATE)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 3, 1)
+    assert "O9,1,C1,2026-03-0" in con.sql("select _raw_line from quarantine.orders").fetchone()[0]
+
+    # a Parquet file cut short cannot be read at all: refused, with the reader's reason
+    frame = pd.DataFrame([g.split(",", 8) for g in GOOD[:1]], columns=HEADER.split(","))
+    pq = tmp_path / "orders" / "cut.parquet"
+    frame.to_parquet(pq)
+    pq.write_bytes(pq.read_bytes()[: pq.stat().st_size // 2])
+    result = ingest_file(con, settings, "orders", pq, RUN_DATE)
+    assert result.status == "refused" and "cannot read as Parquet" in result.error
+
+    # a JSON Lines file cut in the middle of an object: the whole lines load, the stub is quarantined
+    jl = tmp_path / "orders" / "cut.jsonl"
+    record = dict(zip(HEADER.split(","), GOOD[0].split(","), strict=True))
+    text = pd.Series([record, {**record, "order_id": "O7"}]).map(lambda r: pd.io.json.ujson_dumps(r)).tolist()
+    jl.write_text(text[0] + "\n" + text[1][:25], encoding="utf-8")
+    result = ingest_file(con, settings, "orders", jl, RUN_DATE)
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("partial", 1, 1)
+    assert con.sql("select _row_number from quarantine.orders "
+                   "where _source_file like '%cut.jsonl'").fetchall() == [(2,)]
+
+
+def test_a_refused_file_does_not_stop_the_others(settings, tmp_path):
+    from kam.ingest.batch import ingest_source
+
+    landing = settings.landing_dir / "orders"
+    write(landing / "a_good.csv", [HEADER, *GOOD])
+    write(landing / "b_renamed.csv", [HEADER.replace("net_amount", "net_amt"), *GOOD])
+    (landing / "c_empty.csv").write_bytes(b"")
+    (landing / "d_orders.xlsx").write_bytes(b"PK\x03\x04")
+    write(landing / "e_more.csv", [HEADER, GOOD[0].replace("O1,1", "O8,1")])
+    results = {r.path.name: r for r in ingest_source(settings, "orders", RUN_DATE)}
+    assert {n: r.status for n, r in results.items()} == {
+        "a_good.csv": "loaded", "b_renamed.csv": "refused", "c_empty.csv": "refused",
+        "d_orders.xlsx": "refused", "e_more.csv": "loaded"}
+    # the renamed column is named, with the column that looks like it
+    assert "net_amount" in results["b_renamed.csv"].error and "net_amt" in results["b_renamed.csv"].error
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        assert con.sql("select count(*) from raw.orders").fetchone()[0] == 4
+        recorded = dict(con.sql("select source_file, status from ops.ingest_batches").fetchall())
+        assert len(recorded) == 5 and list(recorded.values()).count("refused") == 3
+    finally:
+        con.close()
+
+
+def test_a_fixed_file_delivered_again_is_loaded(con, settings, tmp_path):
+    broken = write(tmp_path / "orders" / "batch.csv", [HEADER.replace("status", "state"), *GOOD])
+    assert ingest_file(con, settings, "orders", broken, RUN_DATE).status == "refused"
+    fixed = write(tmp_path / "orders" / "batch_fixed.csv", [HEADER, *GOOD])
+    result = ingest_file(con, settings, "orders", fixed, RUN_DATE)
+    assert (result.status, result.rows_loaded) == ("loaded", 3)
+    assert con.sql("select count(*) from raw.orders").fetchone()[0] == 3
+
+
+def test_lineage_row_numbers_stay_right_after_a_rejected_record(con, settings, tmp_path):
+    lines = [HEADER] + [f"R{i},1,C1,2026-03-02,product,1,100,confirmed,2026-03-01 08:00:00" for i in range(1, 9)]
+    lines[3] = "R3,1,C1"        # row 3 cannot be split into columns
+    lines[6] = "R6,1,C1,x"      # nor row 6
+    path = write(tmp_path / "orders" / "gaps.csv", lines)
+    ingest_file(con, settings, "orders", path, RUN_DATE)
+    loaded = con.sql("select _row_number, order_id from raw.orders order by _row_number").fetchall()
+    assert loaded == [(i, f"R{i}") for i in (1, 2, 4, 5, 7, 8)]
+    assert [r for (r,) in con.sql("select _row_number from quarantine.orders order by 1").fetchall()] == [3, 6]
+
+
+def test_kam_quarantine_lists_and_shows_rejected_rows_with_their_reasons(settings, tmp_path):
+    import subprocess
+    import sys
+
+    from kam.ingest.batch import ingest_source
+
+    write(settings.landing_dir / "orders" / "mixed.csv",
+          [HEADER, *GOOD, "O7,1,C1,2026-03-05,gadget,1,10,confirmed,2026-03-05 10:00:00"])
+    ingest_source(settings, "orders", RUN_DATE)
+    kam = [str(Path(sys.executable).parent / "kam")]
+    env = {"KAM_HOME": str(settings.kam_home), "PATH": "/usr/bin:/bin"}
+    listed = subprocess.run([*kam, "quarantine", "list"], env=env, capture_output=True, text=True, check=True)
+    assert "mixed.csv" in listed.stdout and "1 row(s)" in listed.stdout and "gadget" in listed.stdout
+    shown = subprocess.run([*kam, "quarantine", "show", "1"], env=env, capture_output=True, text=True, check=True)
+    assert "mixed.csv row 4" in shown.stdout and "product_category" in shown.stdout and "O7" in shown.stdout
+    missing = subprocess.run([*kam, "quarantine", "show", "99"], env=env, capture_output=True, text=True)
+    assert missing.returncode == 1 and "no quarantined rows in batch 99" in missing.stderr

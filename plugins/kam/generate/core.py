@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kam.errors import KamError
 from kam.generate import names
 
 log = logging.getLogger(__name__)
@@ -418,9 +419,9 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
              end_date: dt.date | None = None) -> GenerationSummary:
     """Write a landing folder (``out_dir/<source>/...``) and return what was written."""
     if customers < 10:
-        raise ValueError("customers must be at least 10 (the planted stories need ids 1-9)")
+        raise KamError("customers must be at least 10 (the planted stories need ids 1-9)")
     if months < 13:
-        raise ValueError("months must be at least 13 (a 12-month window plus history)")
+        raise KamError("months must be at least 13 (a 12-month window plus history)")
     end_date = end_date or dt.date.today()
     rng = np.random.default_rng(seed)
     month_list = _month_starts(end_date, months)

@@ -9,6 +9,7 @@ A file whose sha256 was already ingested (under any name) loads nothing.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import logging
 from collections import defaultdict
@@ -21,6 +22,7 @@ import pandas as pd
 from kam.config import Settings
 from kam.contract import DUCKDB_TYPES, SourceContract, contract_for
 from kam.errors import BatchRefused
+from kam.faults import checkpoint
 from kam.ingest.parse import typed_select
 from kam.ingest.readers import FORMATS, ReadResult, read_batch
 
@@ -45,6 +47,7 @@ class BatchResult:
     rows_quarantined: int = 0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    gx_docs: str | None = None
 
     def summary(self) -> str:
         text = (f"{self.source}: {self.path.name}: {self.status} "
@@ -100,7 +103,8 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, columns: li
 
 
 def _gx_reasons(
-    frame: pd.DataFrame, source: str, settings: Settings, run_date: dt.date
+    frame: pd.DataFrame, source: str, settings: Settings, run_date: dt.date,
+    result: BatchResult | None = None,
 ) -> dict[int, list[str]]:
     from kam.quality.gx_suites import validate_frame
 
@@ -110,7 +114,10 @@ def _gx_reasons(
         parameters={"min_date": "2000-01-01",
                     "max_date": (run_date + dt.timedelta(days=1)).isoformat()},
         index_columns=["_row_number"],
+        docs_root=settings.gx_dir,
     )
+    if result is not None:
+        result.gx_docs = outcome.docs_url
     reasons: dict[int, list[str]] = defaultdict(list)
     for failure in outcome.failures:
         if failure.error:
@@ -126,13 +133,16 @@ def _gx_reasons(
 def _record(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, size: int,
             read: ReadResult | None, run_id: str | None, started: dt.datetime) -> None:
     con.execute(
-        "insert into ops.ingest_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into ops.ingest_batches (batch_id, source, source_file, sha256, file_bytes, "
+        "file_format, encoding, rows_read, rows_loaded, rows_quarantined, status, error, warnings, "
+        "run_id, started_at, finished_at, gx_docs) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.batch_id, result.source, str(result.path), sha, size,
          read.file_format if read else FORMATS.get(result.path.suffix.lower()),
          read.encoding if read else None,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.status,
          result.error, "; ".join(result.warnings) or None, run_id, started,
-         dt.datetime.now()],
+         dt.datetime.now(), result.gx_docs],
     )
 
 
@@ -157,12 +167,12 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         result = BatchResult(source, path, "duplicate" if not seen_here else "skipped",
                              error=f"same content (sha256) as batch {known[0]} ({known[1]}, {known[2]})")
         if not seen_here:  # a re-delivery under a new name: record it once, load nothing
-            result.batch_id = con.execute("select nextval('ops.batch_id_seq')").fetchone()[0]
+            result.batch_id = _next_batch_id(con)
             _record(con, result, sha, size, None, run_id, started)
             log.warning("%s", result.summary())
         return result
 
-    batch_id = con.execute("select nextval('ops.batch_id_seq')").fetchone()[0]
+    batch_id = _next_batch_id(con)
     result = BatchResult(source, path, "loaded", batch_id=batch_id)
     read: ReadResult | None = None
     try:
@@ -171,13 +181,14 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         result.rows_read = read.rows_read
         missing = [c for c in contract.required if c not in read.columns]
         if missing:
+            hint = _rename_hint(missing, read.columns, contract)
             raise BatchRefused(path, f"missing required column(s): {', '.join(missing)} "
-                                     f"(found: {', '.join(read.columns)})")
+                                     f"(found: {', '.join(read.columns)}){hint}")
         lineage = (f"{batch_id} as _batch_id, {_sql_str(str(path))} as _source_file, "
-                   f"rowid + 1 as _row_number, current_localtimestamp() as _loaded_at")
+                   f"_kam_row as _row_number, current_localtimestamp() as _loaded_at")
         con.execute(f"create or replace temp table _batch_typed as select {lineage}, "
                     f"{typed_select(contract, read.columns)} from _batch_text")
-        reasons = _row_reasons(con, settings, contract, read, run_date)
+        reasons = _row_reasons(con, settings, contract, read, run_date, result)
         bad = pd.DataFrame(
             {"_row_number": list(reasons), "_reason": ["; ".join(v) for v in reasons.values()]},
             columns=["_row_number", "_reason"],
@@ -208,6 +219,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     try:
         _check_counts(result)
         _record(con, result, sha, size, read, run_id, started)
+        checkpoint("ingest.before_commit")
         con.execute("commit")
     except Exception:
         _rollback_quietly(con)
@@ -215,6 +227,24 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     (log.error if result.status == "refused" else
      log.warning if result.status == "partial" else log.info)("%s", result.summary())
     return result
+
+
+def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
+    """The next batch id. Not a sequence: a batch killed before its commit must not use one up,
+    so that a rerun after a crash numbers (and lineage-tags) batches as an uninterrupted run does.
+    One writer at a time (the warehouse lock) makes max + 1 safe."""
+    return con.execute("select coalesce(max(batch_id), 0) + 1 from ops.ingest_batches").fetchone()[0]
+
+
+def _rename_hint(missing: list[str], found: list[str], contract: SourceContract) -> str:
+    """' — net_amt looks like a renamed net_amount' when a delivered name is close to a missing one."""
+    unknown = [c for c in found if c not in contract.column_names]
+    hints = []
+    for column in missing:
+        close = difflib.get_close_matches(column, unknown, n=1, cutoff=0.6)
+        if close:
+            hints.append(f"{close[0]} looks like a renamed {column}")
+    return f" — {'; '.join(hints)}" if hints else ""
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
@@ -225,12 +255,12 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: SourceContract,
-                 read: ReadResult, run_date: dt.date) -> dict[int, list[str]]:
+                 read: ReadResult, run_date: dt.date, result: BatchResult) -> dict[int, list[str]]:
     """Row number -> reasons, from parse errors (SQL) and the GX suite."""
     frame = con.sql(
         f"select {', '.join(_q(c) for c in contract.column_names)}, _row_number from _batch_typed"
     ).df()
-    reasons = _gx_reasons(frame, contract.name, settings, run_date)
+    reasons = _gx_reasons(frame, contract.name, settings, run_date, result)
     for row, text in con.execute(
         "select _row_number, _parse_errors from _batch_typed where _parse_errors <> ''"
     ).fetchall():
@@ -257,7 +287,7 @@ def _load(con: duckdb.DuckDBPyConnection, contract: SourceContract, read: ReadRe
         f"y._batch_id, y._source_file, y._row_number, y._loaded_at, "
         f"'{source} row ' || y._row_number || ': ' || r._reason as _reason "
         f"from _batch_reasons r join _batch_typed y using (_row_number) "
-        f"join (select rowid + 1 as _row_number, * from _batch_text) t using (_row_number)"
+        f"join (select _kam_row as _row_number, * from _batch_text) t using (_row_number)"
     )
     _quarantine_rejects(con, source, batch_id, path, read)
     keep = list(contract.column_names) + extras
@@ -300,7 +330,7 @@ def _quarantine_whole(con: duckdb.DuckDBPyConnection, source: str, batch_id: int
     cols = ", ".join(_q(c) for c in read.columns)
     con.execute(
         f"insert into quarantine.{source} by name select {cols}, {batch_id} as _batch_id, "
-        f"{_sql_str(str(path))} as _source_file, rowid + 1 as _row_number, "
+        f"{_sql_str(str(path))} as _source_file, _kam_row as _row_number, "
         f"current_localtimestamp() as _loaded_at, "
         f"{_sql_str('batch refused: ' + reason)} as _reason from _batch_text"
     )

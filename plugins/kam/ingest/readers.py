@@ -5,8 +5,10 @@ row by row in Python. Every value is kept as text here; parsing into the
 contract's types happens in SQL afterwards (``parse.py``) so that an
 unreadable value becomes a quarantine reason instead of a failed load.
 
-The temp table keeps file order, so ``rowid + 1`` is the record's ordinal
-number in the file (for a CSV without multi-line fields: line number − 1).
+Every temp table carries ``_kam_row``: the record's ordinal number in the
+file, counting records the reader rejected (for a CSV without multi-line
+fields: line number − 1; for JSON Lines: the line number), so lineage points
+at the right record even after a rejected one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from kam.errors import BatchRefused
 from kam.warehouse import load_encodings
@@ -96,17 +99,51 @@ def _normalise_columns(path: Path, names: list[str]) -> list[str]:
     return normalised
 
 
-def _materialise(con: duckdb.DuckDBPyConnection, path: Path, table: str, relation_sql: str) -> list[str]:
-    """Create ``table`` with every column as trimmed text under its normalised name."""
+def _materialise(con: duckdb.DuckDBPyConnection, path: Path, table: str, relation_sql: str,
+                 numbered: bool = False) -> list[str]:
+    """Create ``table`` with every column as trimmed text under its normalised name.
+
+    ``numbered``: the relation already has ``_kam_row``; otherwise it is the
+    file order (``rowid + 1``), corrected later for rejected records.
+    """
     described = con.sql(f"select * from ({relation_sql}) limit 0")
-    originals = list(described.columns)
+    originals = [c for c in described.columns if c != "_kam_row"]
     names = _normalise_columns(path, originals)
+    if "_kam_row" in names:
+        raise BatchRefused(path, "column name _kam_row is reserved")
     select = ", ".join(
         f'nullif(trim(cast("{o.replace(chr(34), chr(34) * 2)}" as varchar)), \'\') as "{n}"'
         for o, n in zip(originals, names, strict=True)
     )
-    con.execute(f"create or replace temp table {table} as select {select} from ({relation_sql})")
+    row = "_kam_row" if numbered else "rowid + 1 as _kam_row"
+    if numbered:
+        con.execute(f"create or replace temp table {table} as select {row}, {select} from ({relation_sql})")
+    else:  # materialise first: rowid is the file order of the stored table
+        con.execute(f"create or replace temp table {table} as select {select} from ({relation_sql})")
+        con.execute(f"create or replace temp table {table} as select {row}, * from {table}")
     return names
+
+
+def _renumber_after_rejects(con: duckdb.DuckDBPyConnection, table: str, rejects: list[Reject]) -> None:
+    """Shift ``_kam_row`` past the records the reader rejected (they are not in ``table``).
+
+    With rejected ordinals r_1 < … < r_m, the i-th kept record is preceded by
+    #{j : r_j − j < i} rejects: an ASOF join on the thresholds r_j − j.
+    """
+    if not rejects:
+        return
+    thresholds = sorted(r.row_number for r in rejects)
+    frame = pd.DataFrame({
+        "t": [r - j for j, r in enumerate(thresholds, start=1)],
+        "k": list(range(1, len(thresholds) + 1))})
+    con.register("_kam_reject_thresholds", frame)
+    try:
+        con.execute(
+            f"create or replace temp table {table} as "
+            f"select b.* replace (b._kam_row + coalesce(t.k, 0) as _kam_row) from {table} b "
+            f"asof left join _kam_reject_thresholds t on b._kam_row > t.t order by b._kam_row")
+    finally:
+        con.unregister("_kam_reject_thresholds")
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
@@ -136,6 +173,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadRes
     unique: dict[int, Reject] = {}
     for r in rejects:
         unique.setdefault(r.row_number, r)
+    _renumber_after_rejects(con, table, list(unique.values()))
     return ReadResult("csv", encoding, columns, rows, list(unique.values()))
 
 
@@ -153,26 +191,39 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadR
     encoding = detect_encoding(path)
     if encoding != "utf-8":
         raise BatchRefused(path, "JSON Lines must be UTF-8")
-    # Keys are read as written (text), so "00123" stays "00123".
-    objects = f"read_ndjson_objects({_sql_str(str(path))})"
+    # One text column per line (0x1F cannot appear unescaped in JSON), then JSON in SQL:
+    # a line that is not a JSON object becomes a reject instead of failing the file.
+    lines = f"{table}_lines"
     try:
-        keys = [
-            k
-            for (k,) in con.sql(
-                f"select distinct unnest(json_keys(json)) as k from {objects} order by k"
-            ).fetchall()
-        ]
+        con.execute(
+            f"create or replace temp table {lines} as select line from read_csv("
+            f"{_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(31), "
+            f"quote='', escape='', auto_detect=false, strict_mode=false)")
+        con.execute(f"create or replace temp table {lines} as select rowid + 1 as n, line from {lines}")
     except duckdb.Error as exc:
         raise BatchRefused(path, f"cannot read as JSON Lines: {str(exc).splitlines()[0]}") from exc
+    con.execute(f"delete from {lines} where line is null or trim(line) = ''")
+    is_object = "(json_valid(line) and starts_with(ltrim(line), '{'))"
+    rejects = [
+        Reject(row_number=int(n), raw_line=line, error="not a complete JSON object (truncated or malformed line)")
+        for n, line in con.sql(f"select n, line from {lines} where not coalesce({is_object}, false) "
+                               f"order by n").fetchall()
+    ]
+    # Keys are read as written (text), so "00123" stays "00123".
+    keys = [k for (k,) in con.sql(
+        f"select distinct unnest(json_keys(line)) as k from {lines} where {is_object} order by k"
+    ).fetchall()]
     if not keys:
-        raise BatchRefused(path, "file has no records")
+        raise BatchRefused(path, "file has no JSON records")
     select = ", ".join(
-        f"json_extract_string(json, {_sql_str('$.' + chr(34) + k + chr(34))}) as \"{k}\""
+        f"json_extract_string(line, {_sql_str('$.' + chr(34) + k + chr(34))}) as \"{k}\""
         for k in keys
     )
-    columns = _materialise(con, path, table, f"select {select} from {objects}")
+    columns = _materialise(con, path, table, f"select n as _kam_row, {select} from {lines} "
+                                             f"where {is_object} order by n", numbered=True)
     rows = con.sql(f"select count(*) from {table}").fetchone()[0]
-    return ReadResult("jsonl", encoding, columns, rows)
+    con.execute(f"drop table {lines}")
+    return ReadResult("jsonl", encoding, columns, rows, rejects)
 
 
 READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
