@@ -5,7 +5,8 @@ Runs whenever a raw table changes (any `kam.raw.*` asset):
 
 1. `dbt_build` — `dbt build` on the working warehouse: seeds, staging,
    intermediate and marts, with every dbt test.
-2. `audit` — a GX suite per published mart plus reconciliation with raw.
+2. `audit` — a GX suite per published mart (rendered into GX Data Docs),
+   reconciliation with raw, and drift against the served publication.
 3. `publish` — write a complete new `published/analytics.duckdb` (+ Parquet),
    check it, rename it over the served file; emits `kam.published_marts`.
 

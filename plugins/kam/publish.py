@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from kam.config import Settings
+from kam.faults import checkpoint
 from kam.marts import PUBLISHED_MARTS
 from kam.warehouse import warehouse
 
@@ -44,27 +45,74 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+DataInterval = tuple[dt.datetime | None, dt.datetime | None]
+
+
+def _insert_publication(con: duckdb.DuckDBPyConnection, **row: object) -> int:
+    pub_id = con.execute("select nextval('ops.publication_id_seq')").fetchone()[0]
+    row = {"publication_id": pub_id, **row}
+    con.execute(f"insert into ops.publications ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                list(row.values()))
+    return pub_id
+
+
 def record_refusal(settings: Settings, run_id: str | None, run_date: dt.date, reason: str,
-                   audit_summary: dict | None = None) -> int:
+                   audit_summary: dict | None = None, interval: DataInterval = (None, None)) -> int:
     """Record a refused publication; the served file is not touched."""
     with warehouse(settings) as con:
-        pub_id = con.execute("select nextval('ops.publication_id_seq')").fetchone()[0]
         now = dt.datetime.now()
-        con.execute(
-            "insert into ops.publications values (?, ?, ?, 'refused', ?, ?, null, null, ?, ?)",
-            [pub_id, run_id, run_date, reason[:4000],
-             json.dumps(audit_summary or {}, default=str), now, now],
-        )
+        pub_id = _insert_publication(
+            con, run_id=run_id, run_date=run_date, status="refused", reason=reason[:4000],
+            audit_summary=json.dumps(audit_summary or {}, default=str), started_at=now, finished_at=now,
+            data_interval_start=interval[0], data_interval_end=interval[1])
     log.error("publication %s refused: %s", pub_id, reason)
     return pub_id
 
 
-def _mark_interrupted(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "update ops.publications set status = 'failed', "
-        "reason = 'interrupted before the served file was replaced', "
-        "finished_at = current_localtimestamp() where status = 'publishing'"
-    )
+def served_publication_id(path: Path) -> int | None:
+    """The publication a published file holds (its own row in ``publications``)."""
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute("select max(publication_id) from publications where status = 'published'").fetchone()
+        return row[0] if row else None
+    finally:
+        con.close()
+
+
+def recover(settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
+    """Settle publications a crash left in 'publishing'.
+
+    If the served file is that publication, the crash came after the rename:
+    it *was* published (finish the Parquet copies and mark it). Otherwise it
+    never reached readers: mark it failed and drop its tier log rows, which
+    describe something nobody saw.
+    """
+    stuck = [r[0] for r in con.execute(
+        "select publication_id from ops.publications where status = 'publishing'").fetchall()]
+    if not stuck:
+        return
+    served = served_publication_id(settings.published_path)
+    for pub_id in stuck:
+        if pub_id == served:
+            counts = served_tables(settings.published_path)
+            _write_parquet(settings, counts)
+            con.execute("update ops.publications set status = 'published', row_counts = ?, "
+                        "reason = 'recovered after an interruption following the rename', "
+                        "finished_at = current_localtimestamp() where publication_id = ?",
+                        [json.dumps(counts), pub_id])
+            log.warning("publication %s was served before an interruption: marked published", pub_id)
+        else:
+            con.execute("begin transaction")
+            con.execute("delete from ops.tier_publication_log where publication_id = ?", [pub_id])
+            con.execute("update ops.publications set status = 'failed', "
+                        "reason = 'interrupted before the served file was replaced', "
+                        "finished_at = current_localtimestamp() where publication_id = ?", [pub_id])
+            con.execute("commit")
+            log.warning("publication %s was interrupted before the rename: marked failed", pub_id)
+    for stale in settings.published_dir.glob(".analytics.*.duckdb.tmp*"):
+        stale.unlink(missing_ok=True)
 
 
 def _mart_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -74,22 +122,21 @@ def _mart_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def publish(settings: Settings, run_id: str | None, run_date: dt.date,
-            audit_summary: dict | None = None) -> Publication:
+            audit_summary: dict | None = None, interval: DataInterval = (None, None)) -> Publication:
     """Publish the audited marts to ``published/analytics.duckdb`` (+ Parquet)."""
     settings.published_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now()
     with warehouse(settings) as con:
-        _mark_interrupted(con)
+        recover(settings, con)
         missing = [m for m in PUBLISHED_MARTS if not _mart_exists(con, m)]
         if missing:
             raise RuntimeError(f"cannot publish: marts missing from the warehouse: {missing}")
-        pub_id = con.execute("select nextval('ops.publication_id_seq')").fetchone()[0]
         con.execute("begin transaction")
-        con.execute(
-            "insert into ops.publications values (?, ?, ?, 'publishing', null, ?, null, ?, ?, null)",
-            [pub_id, run_id, run_date, json.dumps(audit_summary or {}, default=str),
-             str(settings.published_path), started],
-        )
+        pub_id = _insert_publication(
+            con, run_id=run_id, run_date=run_date, status="publishing",
+            audit_summary=json.dumps(audit_summary or {}, default=str),
+            published_path=str(settings.published_path), started_at=started,
+            data_interval_start=interval[0], data_interval_end=interval[1])
         if _mart_exists(con, "customer_value_monthly"):
             # what sales sees now: the tiers of the latest month, as published (DOMAIN §7)
             con.execute(
@@ -99,13 +146,16 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
                 [pub_id, started],
             )
         con.execute("commit")
+        checkpoint("publish.after_log")
 
         tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
         tmp.unlink(missing_ok=True)
         con.execute(f"attach '{tmp}' as pub")
         counts: dict[str, int] = {}
         try:
-            for mart in PUBLISHED_MARTS:
+            for i, mart in enumerate(PUBLISHED_MARTS):
+                if i == len(PUBLISHED_MARTS) // 2:
+                    checkpoint("publish.mid_copy")
                 con.execute(f"create table pub.main.{mart} as select * from marts.{mart}")
                 counts[mart] = con.execute(f"select count(*) from pub.main.{mart}").fetchone()[0]
             con.execute("create table pub.main.tier_publication_log as "
@@ -124,10 +174,14 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
     _verify(tmp, counts)
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())
+    checkpoint("publish.after_verify")
     _keep_previous(settings, pub_id)
+    checkpoint("publish.after_history")
     os.replace(tmp, settings.published_path)
     _fsync_dir(settings.published_dir)
+    checkpoint("publish.after_replace")
     _write_parquet(settings, counts)
+    checkpoint("publish.after_parquet")
 
     with warehouse(settings) as con:
         con.execute(
@@ -157,7 +211,7 @@ def _keep_previous(settings: Settings, pub_id: int) -> None:
     current = settings.published_path
     if not current.exists():
         return
-    history = settings.published_dir / "history"
+    history = settings.history_dir
     history.mkdir(exist_ok=True)
     target = history / f"analytics.before-{pub_id:06d}.duckdb"
     target.unlink(missing_ok=True)
@@ -189,3 +243,64 @@ def served_tables(path: Path) -> dict[str, int]:
         return {n: con.execute(f"select count(*) from {n}").fetchone()[0] for n in names}
     finally:
         con.close()
+
+
+@dataclass
+class KeptFile:
+    path: Path
+    publication_id: int | None
+    run_date: dt.date | None
+
+
+def kept_publications(settings: Settings) -> list[KeptFile]:
+    """Earlier published files under ``published/history/``, newest first."""
+    kept = []
+    for path in sorted(settings.history_dir.glob("analytics.before-*.duckdb"), reverse=True):
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error:
+            continue
+        try:
+            row = con.execute("select publication_id, run_date from publications where status = 'published' "
+                              "order by publication_id desc limit 1").fetchone()
+        finally:
+            con.close()
+        kept.append(KeptFile(path, *(row or (None, None))))
+    return kept
+
+
+def rollback(settings: Settings, to_publication: int | None = None) -> Publication:
+    """Serve an earlier publication again (atomically), keeping the current one for roll-forward."""
+    from kam.errors import KamError
+
+    served = served_publication_id(settings.published_path)
+    candidates = [k for k in kept_publications(settings) if k.publication_id != served]
+    if to_publication is not None:
+        candidates = [k for k in candidates if k.publication_id == to_publication]
+    if not candidates:
+        available = ", ".join(str(k.publication_id) for k in kept_publications(settings)) or "none"
+        raise KamError(f"no kept publication to roll back to"
+                       f"{f' with id {to_publication}' if to_publication is not None else ''} "
+                       f"(served: {served}; kept: {available})")
+    target = candidates[0]
+    with warehouse(settings) as con:
+        now = dt.datetime.now()
+        pub_id = _insert_publication(
+            con, run_id="rollback", run_date=target.run_date, status="rolled_back",
+            reason=f"served file rolled back from publication {served} to publication "
+                   f"{target.publication_id} ({target.path.name})",
+            published_path=str(settings.published_path), started_at=now)
+    tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
+    tmp.unlink(missing_ok=True)
+    os.link(target.path, tmp)
+    counts = served_tables(tmp)
+    _keep_previous(settings, pub_id)
+    os.replace(tmp, settings.published_path)
+    _fsync_dir(settings.published_dir)
+    _write_parquet(settings, counts)
+    with warehouse(settings) as con:
+        con.execute("update ops.publications set row_counts = ?, finished_at = current_localtimestamp() "
+                    "where publication_id = ?", [json.dumps(counts), pub_id])
+    log.warning("rolled back: now serving publication %s", target.publication_id)
+    return Publication(target.publication_id, "rolled_back", settings.published_path, counts,
+                       reason=f"was {served}")

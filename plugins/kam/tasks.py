@@ -36,6 +36,18 @@ def run_id_from(context: Mapping[str, Any]) -> str | None:
     return context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
 
 
+def interval_from(context: Mapping[str, Any]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The Airflow data interval of the run (None for manual or asset-triggered runs without one)."""
+    def naive(value: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        value = dt.datetime.fromisoformat(str(value)) if not isinstance(value, dt.datetime) else value
+        return value.replace(tzinfo=None) if value.tzinfo is None else \
+            value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    return naive(context.get("data_interval_start")), naive(context.get("data_interval_end"))
+
+
 def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     """Ingest every new landing file of ``source``; refused files are reported, not fatal."""
     from kam.ingest.batch import ingest_source
@@ -69,7 +81,7 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
     if not result.success:
         record_refusal(settings, run_id_from(context), run_date,
                        "dbt build failed: " + "; ".join(result.failures[:20]),
-                       {"dbt": result.counts, "failed": result.failures})
+                       {"dbt": result.counts, "failed": result.failures}, interval_from(context))
         _fail(f"dbt build failed, publication refused: {'; '.join(result.failures[:5])}")
     return {"dbt": result.counts, "warnings": result.warnings[:20]}
 
@@ -82,9 +94,12 @@ def audit_task(context: Mapping[str, Any]) -> dict:
     settings = load_settings()
     run_date = run_date_from(context)
     result = run_audit(settings, run_date)
+    for warning in result.warnings:
+        log.warning("audit warning: %s", warning)
     if not result.success:
         record_refusal(settings, run_id_from(context), run_date,
-                       "audit failed: " + "; ".join(result.failed[:20]), result.summary())
+                       "audit failed: " + "; ".join(result.failed[:20]), result.summary(),
+                       interval_from(context))
         _fail(f"audit failed, publication refused: {'; '.join(result.failed[:5])}")
     return result.summary()
 
@@ -93,7 +108,8 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
     from kam.publish import publish
 
     settings = load_settings()
-    pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary)
+    pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary,
+                  interval_from(context))
     return {"publication_id": pub.publication_id, "path": str(pub.path), "rows": pub.row_counts}
 
 

@@ -63,6 +63,10 @@ create table if not exists ops.tier_publication_log (
     customer_id varchar not null,
     tier varchar not null
 );
+-- columns added after the first release (older warehouses are upgraded in place)
+alter table ops.ingest_batches add column if not exists gx_docs varchar;
+alter table ops.publications add column if not exists data_interval_start timestamp;
+alter table ops.publications add column if not exists data_interval_end timestamp;
 """
 
 
