@@ -1,8 +1,13 @@
 """Run the Great Expectations suites stored in ``expectations/`` on DataFrames.
 
 GX 1.x has no DuckDB SQL data source, so batches and marts are validated as
-pandas DataFrames (DESIGN.md §5). One ephemeral context per process: file
-contexts are hard to share between Airflow workers.
+pandas DataFrames (DESIGN.md §5). With a ``docs_root`` (``$KAM_HOME/gx``) the
+validation runs as a GX Checkpoint in a file context, so every result is
+stored and rendered into GX Data Docs (``UpdateDataDocsAction``, which only
+renders the new result and the index); ``kam status`` links to them. The
+pipeline has one writer at a time (Airflow pool), so the file context is
+never written by two processes at once. Without a root (unit tests) the
+context is ephemeral and nothing is written.
 
 Suites may use ``{"$PARAMETER": name}`` for values known only at run time
 (e.g. ``max_date`` = run date + 1 day). Date parameters are passed as
@@ -72,17 +77,37 @@ class ValidationOutcome:
     evaluated: int
     failures: list[CheckFailure]
     result: dict[str, Any]
+    docs_url: str | None = None
 
 
 @cache
-def _context():
+def _context(docs_root: str | None = None):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
+    if docs_root:
+        context = gx.get_context(mode="file", project_root_dir=docs_root)
+    else:
+        context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    asset = context.data_sources.add_pandas("kam").add_dataframe_asset("frames")
-    return context, asset.add_batch_definition_whole_dataframe("whole")
+    try:
+        source = context.data_sources.get("kam")
+    except (KeyError, ValueError, LookupError):
+        source = context.data_sources.add_pandas("kam")
+    try:
+        asset = source.get_asset("frames")
+    except LookupError:
+        asset = source.add_dataframe_asset("frames")
+    try:
+        batch_definition = asset.get_batch_definition("whole")
+    except (KeyError, ValueError, LookupError):
+        batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+    return context, batch_definition
+
+
+def docs_index(docs_root: Path) -> Path:
+    """Where GX writes the Data Docs site under ``docs_root``."""
+    return docs_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def load_suite(path: Path):
@@ -102,21 +127,26 @@ def validate_frame(
     suite_path: Path,
     parameters: dict[str, Any] | None = None,
     index_columns: list[str] | None = None,
+    docs_root: Path | None = None,
 ) -> ValidationOutcome:
-    """Validate ``frame`` against the suite file; unexpected rows come back by index."""
-    _, batch_definition = _context()
+    """Validate ``frame`` against the suite file; unexpected rows come back by index.
+
+    With ``docs_root`` the result is stored and rendered into GX Data Docs.
+    """
+    context, batch_definition = _context(str(docs_root) if docs_root else None)
     suite = load_suite(suite_path)
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
     params = {
         k: (pd.Timestamp(v) if isinstance(v, str) and k.endswith("_date") else v)
         for k, v in (parameters or {}).items()
     }
-    result = batch.validate(
-        suite,
-        result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0,
-                       **({"unexpected_index_column_names": index_columns} if index_columns else {})},
-        expectation_parameters=params,
-    )
+    result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 0,
+                     **({"unexpected_index_column_names": index_columns} if index_columns else {})}
+    docs_url = None
+    if docs_root:
+        result, docs_url = _run_checkpoint(context, batch_definition, suite, frame, params, result_format)
+    else:
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format=result_format, expectation_parameters=params)
     failures: list[CheckFailure] = []
     for r in result.results:
         if r.success:
@@ -148,6 +178,33 @@ def validate_frame(
         evaluated=len(result.results),
         failures=failures,
         result=result.describe_dict() if hasattr(result, "describe_dict") else {},
+        docs_url=docs_url,
     )
     log.info("GX suite %s: %d expectations, %d failed", suite.name, outcome.evaluated, len(failures))
     return outcome
+
+
+def _run_checkpoint(context, batch_definition, suite, frame, params, result_format):
+    """Validate through a stored Checkpoint whose action renders the result into Data Docs."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite))
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"kam_{suite.name}", validation_definitions=[definition],
+        actions=[UpdateDataDocsAction(name="data_docs")], result_format=result_format))
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=params)
+    (identifier, run_result), = outcome.run_results.items()
+    docs_url = None
+    for action in (run_result.get("actions_results") or {}).values() if isinstance(run_result, dict) else ():
+        site = (action or {}).get("local_site") if isinstance(action, dict) else None
+        docs_url = docs_url or site
+    if docs_url is None:
+        try:
+            docs_url = context.get_docs_sites_urls(resource_identifier=identifier)[0]["site_url"]
+        except Exception:  # noqa: BLE001 - a missing link must not fail a validation
+            docs_url = None
+    result = run_result if not isinstance(run_result, dict) else run_result["validation_result"]
+    return result, docs_url

@@ -1,0 +1,147 @@
+"""Drift checks: the marts about to be published against the served file.
+
+The served file is the last successful publication. Limits live in
+``expectations/drift.json`` (warn and fail levels, reviewed like code). The
+checks run in the working warehouse with the served file attached read-only,
+so they cost a few aggregate queries whatever the size of the marts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+CHECKS = ("key_accounts_change_pct", "tier_share_change_pp", "closed_month_revenue_change_pct")
+
+
+@dataclass
+class DriftReport:
+    baseline: str | None = None  # publication compared against
+    warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    measures: dict[str, object] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"baseline": self.baseline, "warnings": self.warnings, "failures": self.failures,
+                "measures": self.measures}
+
+
+def load_limits(path: Path) -> dict[str, dict]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    missing = [c for c in CHECKS if c not in data]
+    if missing:
+        raise ValueError(f"{path}: drift limits missing for {', '.join(missing)}")
+    for name in CHECKS:
+        warn, fail = data[name].get("warn"), data[name].get("fail")
+        if not isinstance(warn, int | float) or not isinstance(fail, int | float) or warn > fail:
+            raise ValueError(f"{path}: {name} needs numbers warn <= fail, got warn={warn!r} fail={fail!r}")
+    return data
+
+
+def _level(report: DriftReport, limits: dict, value: float, text: str) -> None:
+    if value > limits["fail"]:
+        report.failures.append(f"drift {text} (fail above {limits['fail']})")
+    elif value > limits["warn"]:
+        report.warnings.append(f"drift {text} (warn above {limits['warn']})")
+
+
+def check_drift(con: duckdb.DuckDBPyConnection, served: Path, limits_path: Path) -> DriftReport:
+    """Compare ``marts.*`` in ``con`` with the served file (if any)."""
+    report = DriftReport()
+    if not served.exists():
+        report.baseline = None
+        report.measures["note"] = "no previous publication: nothing to compare"
+        return report
+    limits = load_limits(limits_path)
+    con.execute(f"attach '{served}' as served (read_only)")
+    try:
+        base = con.execute(
+            "select publication_id, run_date, started_at from served.publications "
+            "where status = 'published' order by publication_id desc limit 1").fetchone()
+        if base is None:
+            report.measures["note"] = "served file lists no publication"
+            return report
+        pub_id, base_run_date, base_started = base
+        report.baseline = f"publication {pub_id} (run date {base_run_date})"
+        _key_accounts(con, report, limits["key_accounts_change_pct"])
+        _tier_shares(con, report, limits["tier_share_change_pp"])
+        _closed_months(con, report, limits["closed_month_revenue_change_pct"], base_run_date, base_started)
+    finally:
+        con.execute("detach served")
+    for line in report.failures:
+        log.error("%s", line)
+    for line in report.warnings:
+        log.warning("%s", line)
+    return report
+
+
+LATEST = "(select max(as_of_month) from {db}.customer_value_monthly)"
+
+
+def _key_accounts(con, report: DriftReport, limits: dict) -> None:
+    before, after = (
+        con.execute(f"select count(*) filter (where size_class = 'key') from {db}.customer_value_monthly "
+                    f"where as_of_month = {LATEST.format(db=db)}").fetchone()[0]
+        for db in ("served.main", "marts"))
+    change = abs(after - before)
+    pct = 100.0 * change / max(before, 1)
+    report.measures["key_accounts"] = {"before": before, "after": after, "change_pct": round(pct, 2)}
+    if change >= limits.get("ignore_below", 0):
+        _level(report, limits, pct, f"key accounts {before} → {after} ({pct:+.1f}%)")
+
+
+def _tier_shares(con, report: DriftReport, limits: dict) -> None:
+    rows = con.execute(f"""
+        with b as (select tier, count(*) / sum(count(*)) over () as share
+                   from served.main.customer_value_monthly
+                   where as_of_month = {LATEST.format(db='served.main')} group by tier),
+             a as (select tier, count(*) / sum(count(*)) over () as share
+                   from marts.customer_value_monthly
+                   where as_of_month = {LATEST.format(db='marts')} group by tier)
+        select coalesce(a.tier, b.tier) as tier, coalesce(b.share, 0), coalesce(a.share, 0)
+        from a full join b using (tier) order by abs(coalesce(a.share, 0) - coalesce(b.share, 0)) desc
+    """).fetchall()
+    if not rows:
+        return
+    tier, before, after = rows[0]
+    pp = abs(after - before) * 100
+    report.measures["tier_share_max_change_pp"] = {"tier": tier, "before": round(before, 4),
+                                                   "after": round(after, 4), "change_pp": round(pp, 2)}
+    _level(report, limits, pp, f"share of tier {tier} {before:.1%} → {after:.1%} ({pp:.1f} pp)")
+
+
+def _closed_months(con, report: DriftReport, limits: dict, base_run_date, base_started) -> None:
+    rows = con.execute("""
+        with b as (select date_trunc('month', order_date) as month, sum(net_amount) as revenue
+                   from served.main.fct_order_lines where is_revenue group by 1),
+             a as (select date_trunc('month', order_date) as month, sum(net_amount) as revenue
+                   from marts.fct_order_lines where is_revenue group by 1),
+             late as (select date_trunc('month', order_date) as month, count(*) as rows_,
+                             string_agg(distinct _batch_id::varchar, ', ') as batches
+                      from raw.orders where _loaded_at > ? group by 1)
+        select month, coalesce(b.revenue, 0), coalesce(a.revenue, 0),
+               coalesce(late.rows_, 0), late.batches
+        from a full join b using (month) left join late using (month)
+        where month < date_trunc('month', cast(? as date))
+          and coalesce(a.revenue, 0) <> coalesce(b.revenue, 0)
+        order by month
+    """, [base_started, base_run_date]).fetchall()
+    restated = []
+    for month, before, after, late_rows, batches in rows:
+        pct = 100.0 * abs(float(after) - float(before)) / max(abs(float(before)), 1.0)
+        text = (f"closed month {month:%Y-%m} revenue {float(before):,.2f} → {float(after):,.2f} "
+                f"({pct:.2f}%)")
+        restated.append({"month": f"{month:%Y-%m}", "before": float(before), "after": float(after),
+                         "change_pct": round(pct, 4), "late_rows": late_rows, "late_batches": batches})
+        if late_rows:
+            report.warnings.append(f"restatement: {text}, explained by {late_rows} late row(s) "
+                                   f"in batch(es) {batches}")
+        else:
+            _level(report, limits, pct, f"{text} with no late data to explain it")
+    report.measures["restated_months"] = restated
