@@ -41,7 +41,7 @@ def run_kam(args: list[str], home: Path, landing: Path | None = None, check: boo
     return proc
 
 
-def published_tables(path: Path) -> dict[str, list[tuple]]:
+def published_tables(path: Path, ignore_columns: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
     """Every table of a published file, sorted rows: for exact comparisons."""
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -50,8 +50,8 @@ def published_tables(path: Path) -> dict[str, list[tuple]]:
         for name in names:
             if name in ("publications", "tier_publication_log"):
                 continue  # these grow by design with every publication
-            cols = [r[0] for r in con.execute(f"describe {name}").fetchall()]
-            rows = con.execute(f"select * from {name} order by all").fetchall()
+            cols = [r[0] for r in con.execute(f"describe {name}").fetchall() if r[0] not in ignore_columns]
+            rows = con.execute(f"select {', '.join(cols)} from {name} order by all").fetchall()
             out[name] = [cols, rows]
         return out
     finally:

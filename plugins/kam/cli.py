@@ -93,6 +93,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exists(path, missing: str) -> bool:
+    """True if ``path`` exists, else print ``error: <missing> <path> (run `kam run` first)``."""
+    if path.exists():
+        return True
+    print(f"error: {missing} {path} (run `kam run` first)", file=sys.stderr)
+    return False
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from kam.status import status_report
 
@@ -104,10 +112,55 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from kam.status import explain
 
     settings = _settings(args)
-    if not settings.published_path.exists():
-        print(f"error: nothing published yet at {settings.published_path} (run `kam run`)", file=sys.stderr)
+    if not _exists(settings.published_path, "nothing published yet at"):
         return 2
     print(explain(settings, args.customer_id, args.month))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from kam.publish import kept_publications, rollback, served_publication_id
+
+    settings = _settings(args)
+    if args.list:
+        served = served_publication_id(settings.published_path)
+        print(f"serving publication {served} ({settings.published_path})")
+        for kept in kept_publications(settings):
+            print(f"  kept: publication {kept.publication_id} (run date {kept.run_date})  {kept.path}")
+        return 0
+    pub = rollback(settings, args.to)
+    print(f"now serving publication {pub.publication_id} (was {pub.reason.removeprefix('was ')}): "
+          f"{settings.published_path}")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from kam.quarantine import quarantine_list, quarantine_show
+
+    settings = _settings(args)
+    if not _exists(settings.warehouse_path, "no warehouse at"):
+        return 2
+    if args.action == "list":
+        rows = quarantine_list(settings)
+        if not rows:
+            print("quarantine is empty")
+        for r in rows:
+            print(f"batch {r['batch_id']:>5}  {r['source']:<10} {r['rows']:>7} row(s)  "
+                  f"[{r['batch_status']}]  {r['file']}\n             most common: {r['most_common_reason']}")
+        return 0
+    if args.batch_id is None:
+        print("error: kam quarantine show needs a BATCH_ID (see kam quarantine list)", file=sys.stderr)
+        return 2
+    rows = quarantine_show(settings, args.batch_id, args.limit)
+    if not rows:
+        print(f"no quarantined rows in batch {args.batch_id}", file=sys.stderr)
+        return 1
+    for r in rows:
+        reason, line = r.pop("_reason"), r.pop("_raw_line", None)
+        file, number = r.pop("_source_file"), r.pop("_row_number")
+        r.pop("_batch_id", None)
+        print(f"{file} row {number}: {reason}")
+        print(f"    values: {line if line is not None else r}")
     return 0
 
 
@@ -155,6 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("customer_id")
     e.add_argument("--month", help="as_of_month YYYY-MM-01 (default: the latest complete month)")
     e.set_defaults(func=cmd_explain)
+
+    rb = sub.add_parser("rollback", help="serve an earlier publication again (kept under published/history)")
+    rb.add_argument("--to", type=int, default=None, help="publication id (default: the one before)")
+    rb.add_argument("--list", action="store_true", help="list the kept publications, change nothing")
+    rb.set_defaults(func=cmd_rollback)
+
+    q = sub.add_parser("quarantine", help="rows that were not loaded, with their reasons")
+    q.add_argument("action", choices=["list", "show"])
+    q.add_argument("batch_id", nargs="?", type=int, help="batch to show (from `kam quarantine list`)")
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(func=cmd_quarantine)
 
     a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
     a.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -63,6 +63,16 @@ class Settings:
         return self.kam_home / "tmp"
 
     @property
+    def gx_dir(self) -> Path:
+        """GX file context: stored validation results and the Data Docs site."""
+        return self.kam_home / "gx"
+
+    @property
+    def history_dir(self) -> Path:
+        """Earlier published files, kept for ``kam rollback``."""
+        return self.published_dir / "history"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return self.repo_root / "dbt_project"
 

@@ -33,15 +33,17 @@ def recent_batch_problems(settings: Settings, limit: int = 20) -> list[str]:
     if con is None:
         return []
     try:
-        rows = _rows(con, "select source, source_file, status, rows_read, rows_quarantined, error "
+        rows = _rows(con, "select batch_id, source, source_file, status, rows_read, rows_quarantined, error, gx_docs "
                           "from ops.ingest_batches where status in ('refused', 'partial', 'duplicate') "
                           "order by batch_id desc limit ?", [limit])
     finally:
         con.close()
-    return [f"{r['source']}: {Path(r['source_file']).name}: {r['status']}"
+    return [f"{r['source']}: {Path(r['source_file']).name} (batch {r['batch_id']}): {r['status']}"
             + (f", {r['rows_quarantined']} of {r['rows_read']} rows quarantined"
                if r["status"] == "partial" else "")
-            + (f": {r['error']}" if r["error"] else "") for r in rows]
+            + (f": {r['error']}" if r["error"] else "")
+            + (f"\n      GX result: {r['gx_docs']}" if r.get("gx_docs") and r["status"] == "partial" else "")
+            for r in rows]
 
 
 def collect_status(settings: Settings) -> dict:
@@ -56,15 +58,27 @@ def collect_status(settings: Settings) -> dict:
         report["warehouse"] = ("not created yet" if not settings.warehouse_path.exists()
                                else "busy (the pipeline is writing); try again shortly")
         return report
+    from kam.publish import served_publication_id
+    from kam.quality.gx_suites import docs_index
+
+    try:
+        report["serving_publication"] = served_publication_id(settings.published_path)
+    except Exception:  # noqa: BLE001 - a damaged served file must still let status report
+        report["serving_publication"] = "unreadable"
+    index = docs_index(settings.gx_dir)
+    report["gx_data_docs"] = index.as_uri() if index.exists() else None
     try:
         report["last_publication"] = next(iter(_rows(
-            con, "select publication_id, run_id, run_date, status, finished_at, row_counts "
+            con, "select publication_id, run_id, run_date, status, finished_at, row_counts, audit_summary "
                  "from ops.publications where status = 'published' "
                  "order by publication_id desc limit 1")), None)
         report["last_refusal"] = next(iter(_rows(
-            con, "select publication_id, run_id, run_date, status, reason, finished_at "
+            con, "select publication_id, run_id, run_date, status, reason, finished_at, audit_summary "
                  "from ops.publications where status in ('refused', 'failed') "
                  "order by publication_id desc limit 1")), None)
+        for key in ("last_publication", "last_refusal"):
+            if report[key]:
+                report[key]["audit_summary"] = json.loads(report[key]["audit_summary"] or "{}")
         report["batches"] = _rows(
             con, "select status, count(*) as batches, sum(rows_read) as rows_read, "
                  "sum(rows_loaded) as rows_loaded, sum(rows_quarantined) as rows_quarantined "
@@ -93,10 +107,22 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
     lines.append("last published  " + (
         f"#{pub['publication_id']} at {pub['finished_at']} (run date {pub['run_date']})"
         if pub else "never"))
+    if pub and report.get("serving_publication") not in (None, pub["publication_id"]):
+        lines.append(f"serving         #{report['serving_publication']} (rolled back; see kam rollback --list)")
+    for warning in (pub or {}).get("audit_summary", {}).get("warnings", [])[:10]:
+        lines.append(f"  warning: {warning[:300]}")
     ref = report.get("last_refusal")
-    if ref:
-        lines.append(f"last refused    #{ref['publication_id']} at {ref['finished_at']}: "
+    if ref and (not pub or ref["publication_id"] > pub["publication_id"]):
+        lines.append(f"last refused    #{ref['publication_id']} at {ref['finished_at']} ({ref['status']}): "
                      f"{(ref['reason'] or '')[:600]}")
+        summary = ref.get("audit_summary") or {}
+        for suite, url in (summary.get("gx_docs") or {}).items():
+            if (summary.get("suites") or {}).get(suite) == "failed":
+                lines.append(f"  failed suite {suite}: {url}")
+    elif ref:
+        lines.append(f"last refused    #{ref['publication_id']} at {ref['finished_at']} (since then published)")
+    if report.get("gx_data_docs"):
+        lines.append(f"GX Data Docs    {report['gx_data_docs']}")
     lines.append("batches         " + (", ".join(
         f"{b['status']} {b['batches']}" for b in report["batches"]) or "none"))
     lines.append("quarantine      " + ", ".join(f"{k} {v}" for k, v in report["quarantine"].items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
@@ -23,6 +24,24 @@ def batches(home):
                            "order by batch_id").fetchall()
     finally:
         con.close()
+
+
+def refused_run(home, landing, suites):
+    """`kam run` with other suites must fail, leave the served file as it was and record why."""
+    published = home / "published" / "analytics.duckdb"
+    inode, content = published.stat().st_ino, published.read_bytes()
+    proc = run_kam(["run", "--landing", str(landing), "--date", END_DATE.isoformat()], home,
+                   check=False, KAM_EXPECTATIONS_DIR=str(suites))
+    assert proc.returncode == 1
+    assert published.stat().st_ino == inode and published.read_bytes() == content
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        status, reason = con.execute("select status, reason from ops.publications "
+                                     "order by publication_id desc limit 1").fetchone()
+    finally:
+        con.close()
+    assert status == "refused"
+    return proc, reason
 
 
 def test_rerun_with_a_resent_file_and_a_correction(copy_of_first_run, small_landing, tmp_path):
@@ -50,9 +69,10 @@ def test_rerun_with_a_resent_file_and_a_correction(copy_of_first_run, small_land
     total_before = con.execute("select sum(net_amount) from fct_order_lines where is_revenue").fetchone()[0]
     con.close()
     correction = landing / "orders" / "zz_correction.csv"
+    # 4. schema drift: the ERP export grew a column; it is kept in raw and ignored downstream
     correction.write_text(
-        HEADER + "\n" + f"{order_id},{line_no},{customer_id},{order_date},product,1,12345.67,confirmed,"
-        f"{END_DATE} 08:00:00,10000,12345.67\n", encoding="utf-8")
+        HEADER + ",sales_office\n" + f"{order_id},{line_no},{customer_id},{order_date},product,1,12345.67,"
+        f"confirmed,{END_DATE} 08:00:00,10000,12345.67,上海\n", encoding="utf-8")
 
     run_kam(["run", "--landing", str(landing), "--date", END_DATE.isoformat()], home)
     new = batches(home)[len(batches_before):]
@@ -67,35 +87,47 @@ def test_rerun_with_a_resent_file_and_a_correction(copy_of_first_run, small_land
         assert float(got[0]) == 12345.67 and got[1] == 1
         total_after = con.execute("select sum(net_amount) from fct_order_lines where is_revenue").fetchone()[0]
         assert float(total_after - total_before) == pytest.approx(12345.67 - float(amount), abs=0.01)
+        assert "sales_office" not in [r[0] for r in con.execute("describe fct_order_lines").fetchall()]
     finally:
         con.close()
     wh = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         assert wh.execute("select count(*) from raw.orders where order_id = ? and line_no = ?",
                           [order_id, line_no]).fetchone()[0] >= 2
+        assert wh.execute("select sales_office from raw.orders where sales_office is not null").fetchall() \
+            == [("上海",)]
     finally:
         wh.close()
 
 
 def test_failed_audit_refuses_publication_and_leaves_the_served_file(copy_of_first_run, small_landing, tmp_path):
     home = copy_of_first_run
-    published = home / "published" / "analytics.duckdb"
-    inode, content = published.stat().st_ino, published.read_bytes()
     # a GX suite that the data cannot pass (fault injection through KAM_EXPECTATIONS_DIR)
     suites = tmp_path / "expectations"
     shutil.copytree(REPO_ROOT / "expectations", suites)
     (suites / "mart_fct_visits.json").write_text(
         '{"name": "mart_fct_visits", "expectations": [{"type": "expect_table_row_count_to_equal", '
         '"kwargs": {"value": 1}, "meta": {}}]}', encoding="utf-8")
-    proc = run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat()], home,
-                   check=False, KAM_EXPECTATIONS_DIR=str(suites))
-    assert proc.returncode == 1
+    proc, reason = refused_run(home, small_landing, suites)
     assert "expect_table_row_count_to_equal" in proc.stderr
-    assert published.stat().st_ino == inode and published.read_bytes() == content
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        status, reason = con.execute("select status, reason from ops.publications "
-                                     "order by publication_id desc limit 1").fetchone()
-    finally:
-        con.close()
-    assert status == "refused" and "mart_fct_visits" in reason
+    assert "mart_fct_visits" in reason
+
+
+def test_failing_dbt_test_refuses_publication_naming_the_test(copy_of_first_run, small_landing, tmp_path):
+    """A bad row that gets past a (relaxed) raw suite is caught by a dbt test on the mart."""
+    home = copy_of_first_run
+    suites = tmp_path / "expectations"
+    shutil.copytree(REPO_ROOT / "expectations", suites)
+    raw = json.loads((suites / "raw_orders.json").read_text(encoding="utf-8"))
+    raw["expectations"] = [e for e in raw["expectations"]
+                           if not (e["kwargs"].get("column") == "quantity" and "min_value" in e["kwargs"])]
+    (suites / "raw_orders.json").write_text(json.dumps(raw), encoding="utf-8")
+    landing = tmp_path / "landing"
+    shutil.copytree(small_landing, landing)
+    (landing / "orders" / "zz_negative.csv").write_text(
+        HEADER + "\nNEG1,1,C000010,2026-05-04,product,-3,100,confirmed,2026-05-04 08:00:00,50,100\n",
+        encoding="utf-8")
+    _, reason = refused_run(home, landing, suites)
+    assert "fct_order_lines_confirmed_quantity_not_negative" in reason
+    status_text = run_kam(["status"], home).stdout
+    assert "last refused" in status_text and "fct_order_lines_confirmed_quantity_not_negative" in status_text

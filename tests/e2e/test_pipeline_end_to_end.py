@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -97,3 +98,26 @@ def test_status_reports_the_publication(first_run):
     assert report["last_publication"]["status"] == "published"
     assert json.loads(report["last_publication"]["row_counts"])["fct_order_lines"] > 0
     assert report["quarantine"] == {"customers": 0, "orders": 0, "complaints": 0, "visits": 0}
+
+
+def test_every_validation_is_rendered_in_gx_data_docs_linked_from_status(first_run):
+    from conftest import run_kam
+
+    report = json.loads(run_kam(["status", "--json"], first_run).stdout)
+    index = Path(report["gx_data_docs"].removeprefix("file://"))
+    assert index.is_file()
+    pages = {p.parent.parent.parent.name for p in (index.parent / "validations").rglob("*.html")}
+    # one page per validated raw source and per mart suite
+    assert {"raw_customers", "raw_orders", "raw_complaints", "raw_visits", "mart_dim_customers",
+            "mart_fct_order_lines", "mart_fct_complaints", "mart_fct_visits"} <= pages
+    docs = report["last_publication"]["audit_summary"]["gx_docs"]
+    assert set(docs) == {"mart_dim_customers.json", "mart_fct_order_lines.json",
+                         "mart_fct_complaints.json", "mart_fct_visits.json"}
+    assert all(Path(url.removeprefix("file://")).is_file() for url in docs.values())
+    con = duckdb.connect(str(first_run / "warehouse.duckdb"), read_only=True)
+    try:
+        (missing,) = con.execute("select count(*) from ops.ingest_batches where status in ('loaded', 'partial') "
+                                 "and gx_docs is null").fetchone()
+    finally:
+        con.close()
+    assert missing == 0

@@ -1,0 +1,49 @@
+"""``kam quarantine``: the rows that were not loaded, and why.
+
+Every rejected row sits in ``quarantine.<source>`` with the file, the row
+number in the file and the rule that failed (``_reason``). After fixing the
+file upstream, deliver it again: a different file (new sha256) is ingested
+as a new batch; the corrected rows replace older versions by ``updated_at``.
+"""
+
+from __future__ import annotations
+
+from kam.config import SOURCES, Settings
+from kam.warehouse import warehouse
+
+
+def _tables(con) -> list[str]:
+    present = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'quarantine'").fetchall()}
+    return [s for s in SOURCES if s in present]
+
+
+def quarantine_list(settings: Settings) -> list[dict]:
+    """One line per batch with quarantined rows: source, batch, file, rows, most common reason."""
+    rows: list[dict] = []
+    with warehouse(settings, read_only=True) as con:
+        for source in _tables(con):
+            cur = con.execute(f"""
+                select q._batch_id, any_value(q._source_file), count(*) as rows_,
+                       mode(regexp_replace(q._reason, '^\\w+ row \\d+( \\(line \\d+\\))?: ', '')) as reason,
+                       any_value(b.status)
+                from quarantine.{source} q left join ops.ingest_batches b on b.batch_id = q._batch_id
+                group by q._batch_id order by q._batch_id
+            """)
+            for batch_id, file, n, reason, status in cur.fetchall():
+                rows.append({"source": source, "batch_id": batch_id, "file": file, "rows": n,
+                             "batch_status": status, "most_common_reason": reason})
+    return rows
+
+
+def quarantine_show(settings: Settings, batch_id: int, limit: int = 50) -> list[dict]:
+    """The quarantined rows of one batch, with row number, reason and the values as delivered."""
+    with warehouse(settings, read_only=True) as con:
+        for source in _tables(con):
+            cur = con.execute(f"select * exclude (_loaded_at) from quarantine.{source} "
+                              f"where _batch_id = ? order by _row_number limit ?", [batch_id, limit])
+            cols = [d[0] for d in cur.description]
+            found = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            if found:
+                return [{k: v for k, v in row.items() if v is not None} for row in found]
+    return []
