@@ -40,3 +40,16 @@
 {% macro pct_text(expression) -%}
     cast(round(cast(100 * ({{ expression }}) as numeric), 1) as {{ dbt.type_string() }}) || '%'
 {%- endmacro %}
+
+{#- round(x, n) on a floating-point value, as a double (PostgreSQL only rounds numeric). -#}
+{% macro kam_round(expression, digits) -%}
+    {{ return(adapter.dispatch('kam_round', 'kam')(expression, digits)) }}
+{%- endmacro %}
+
+{% macro default__kam_round(expression, digits) -%}
+    cast(round(cast({{ expression }} as numeric), {{ digits }}) as double precision)
+{%- endmacro %}
+
+{% macro duckdb__kam_round(expression, digits) -%}
+    round({{ expression }}, {{ digits }})
+{%- endmacro %}

@@ -15,6 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SOURCES: tuple[str, ...] = ("customers", "orders", "complaints", "visits")
 
+TARGETS: tuple[str, ...] = ("duckdb", "postgres")
+
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -37,6 +39,18 @@ class Settings:
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
     repo_root: Path = REPO_ROOT
     expectations_override: Path | None = None  # KAM_EXPECTATIONS_DIR: another set of suites
+    target: str = "duckdb"  # KAM_TARGET: where dbt builds and what is published (duckdb | postgres)
+    pg_dsn: str | None = None  # KAM_PG_DSN: the PostgreSQL warehouse (target postgres)
+    bi_role: str = "kam_bi"  # KAM_BI_ROLE: read-only role for BI on schema analytics
+    bi_password: str | None = None  # KAM_BI_PASSWORD: its password (never written to disk by kam)
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"KAM_TARGET must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.target == "postgres" and not self.pg_dsn:
+            raise ValueError("target postgres needs KAM_PG_DSN (e.g. postgresql://kam@db:5432/kam)")
+        if not self.bi_role.isidentifier() or self.bi_role.lower() != self.bi_role:
+            raise ValueError(f"KAM_BI_ROLE must be a lower-case SQL identifier, got {self.bi_role!r}")
 
     @property
     def warehouse_path(self) -> Path:
@@ -89,7 +103,16 @@ class Settings:
 
     def env(self) -> dict[str, str]:
         """The environment a child process (Airflow, dbt) needs to see these settings."""
+        server: dict[str, str] = {}
+        if self.pg_dsn:
+            from kam.pg import dbt_env
+
+            server = {"KAM_PG_DSN": self.pg_dsn, **dbt_env(self.pg_dsn)}
         return {
+            "KAM_TARGET": self.target,
+            "KAM_BI_ROLE": self.bi_role,
+            **server,
+            **({"KAM_BI_PASSWORD": self.bi_password} if self.bi_password else {}),
             "KAM_HOME": str(self.kam_home),
             "KAM_LANDING": str(self.landing_dir),
             "KAM_MAX_BAD_ROW_SHARE": str(self.max_bad_row_share),
@@ -116,4 +139,8 @@ def load_settings() -> Settings:
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
         expectations_override=(Path(os.environ["KAM_EXPECTATIONS_DIR"]).resolve()
                                if os.environ.get("KAM_EXPECTATIONS_DIR") else None),
+        target=(os.environ.get("KAM_TARGET") or "duckdb").strip().lower(),
+        pg_dsn=os.environ.get("KAM_PG_DSN") or None,
+        bi_role=os.environ.get("KAM_BI_ROLE") or "kam_bi",
+        bi_password=os.environ.get("KAM_BI_PASSWORD") or None,
     )

@@ -30,7 +30,8 @@ long as (
         '{{ item.dimension }}' as dimension,
         '{{ item.indicator }}' as indicator,
         cast({{ item.weight }} as double precision) as indicator_weight,
-        {{ item.direction }} * cast({{ item.indicator }} as double precision) as signed_value
+        -- rounded to 9 digits so that ties are the same on every engine
+        {{ kam_round(item.direction ~ ' * cast(' ~ item.indicator ~ ' as double precision)', 9) }} as signed_value
     from candidates
     where {{ item.indicator }} is not null
         {%- if item.dimension in ['financial', 'sales'] %}
@@ -85,7 +86,8 @@ dimension_scores as (
         dimension,
         -- rounded: float sums depend on the order rows are aggregated in, and a
         -- rerun must give identical marts (DESIGN.md §2)
-        round(100 * sum(indicator_weight * indicator_score) / sum(indicator_weight), 6) as dimension_score
+        {{ kam_round('100 * sum(indicator_weight * indicator_score) / sum(indicator_weight)', 6) }}
+            as dimension_score
     from indicator_scores
     group by customer_id, as_of_month, dimension
 ),

@@ -28,14 +28,13 @@ valued as (
         scores.sales_score,
         scores.customer_score,
         scores.service_score,
-        round(({{ wts.financial }} * scores.financial_score + {{ wts.sales }} * scores.sales_score)
-            / {{ wts.financial + wts.sales }}, 6) as current_value_score,
-        round(({{ wts.customer }} * scores.customer_score + {{ wts.service }} * scores.service_score)
-            / {{ wts.customer + wts.service }}, 6) as potential_value_score,
-        round({{ wts.financial }} * scores.financial_score
-            + {{ wts.sales }} * scores.sales_score
-            + {{ wts.customer }} * scores.customer_score
-            + {{ wts.service }} * scores.service_score, 6) as value_score
+        {{ kam_round('(' ~ wts.financial ~ ' * scores.financial_score + ' ~ wts.sales ~ ' * scores.sales_score) / '
+                     ~ (wts.financial + wts.sales), 6) }} as current_value_score,
+        {{ kam_round('(' ~ wts.customer ~ ' * scores.customer_score + ' ~ wts.service ~ ' * scores.service_score) / '
+                     ~ (wts.customer + wts.service), 6) }} as potential_value_score,
+        {{ kam_round(wts.financial ~ ' * scores.financial_score + ' ~ wts.sales ~ ' * scores.sales_score + '
+                     ~ wts.customer ~ ' * scores.customer_score + ' ~ wts.service ~ ' * scores.service_score', 6) }}
+            as value_score
     from metrics
     left join scores
         on metrics.customer_id = scores.customer_id

@@ -39,8 +39,9 @@ select
     as_of_month,
     customers,
     revenue,
-    top20_share,
+    -- shares as double precision on every engine (numeric division stays numeric in PostgreSQL)
+    cast(top20_share as double precision) as top20_share,
     customers_for_80pct,
     cast(customers_for_80pct as double precision) / customers as customers_for_80pct_share,
-    gini
+    cast(gini as double precision) as gini
 from final
