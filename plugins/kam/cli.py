@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kam.config import Settings, load_settings
+from kam.config import TARGETS, Settings, load_settings
 from kam.errors import KamError
 
 
@@ -25,7 +25,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     landing = getattr(args, "landing", None)
     if landing:
         os.environ["KAM_LANDING"] = str(Path(landing).resolve())
-    return load_settings()
+    target = getattr(args, "target", None)
+    if target:
+        os.environ["KAM_TARGET"] = target  # child processes (Airflow, dbt) see the same target
+    try:
+        return load_settings()
+    except ValueError as exc:  # a setting that cannot work: say which, no traceback
+        raise KamError(str(exc)) from None
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -47,7 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"(create it, use --landing DIR, or run `kam generate`)", file=sys.stderr)
         return 2
     run_date = args.date or dt.date.today()
-    print(f"kam run: landing {settings.landing_dir}, run date {run_date}, state in {settings.kam_home}")
+    print(f"kam run: landing {settings.landing_dir}, run date {run_date}, state in {settings.kam_home}, "
+          f"target {settings.target}")
     outcomes = run_pipeline(settings, run_date)
     _print_ingest_problems(settings)
     failed = [o for o in outcomes if not o.success]
@@ -58,8 +65,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  {line[:400]}", file=sys.stderr)
         print(f"  full log: {o.log_path}\n  see also: kam status", file=sys.stderr)
         return 1
-    print(f"\npublished: {settings.published_path}")
+    print(f"\npublished: {published_to(settings)}")
     return 0
+
+
+def published_to(settings: Settings) -> str:
+    if settings.target == "postgres":
+        from kam.pg import redacted
+        from kam.publish_pg import SERVED_SCHEMA
+
+        return f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)} (BI role {settings.bi_role})"
+    return str(settings.published_path)
 
 
 def _print_ingest_problems(settings: Settings) -> None:
@@ -191,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--landing", help="landing folder (default $KAM_LANDING or ./landing)")
     r.add_argument("--date", type=_date, default=None,
                    help="run date YYYY-MM-DD: months up to this date's month (default today)")
+    r.add_argument("--target", choices=TARGETS, default=None,
+                   help="where dbt builds and what is published: duckdb (default; published/analytics.duckdb) "
+                        "or postgres (schema analytics on KAM_PG_DSN); default $KAM_TARGET")
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="generate sample data and run everything")

@@ -89,8 +89,7 @@ def recover(settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
     never reached readers: mark it failed and drop its tier log rows, which
     describe something nobody saw.
     """
-    stuck = [r[0] for r in con.execute(
-        "select publication_id from ops.publications where status = 'publishing'").fetchall()]
+    stuck = stuck_publications(con)
     if not stuck:
         return
     served = served_publication_id(settings.published_path)
@@ -98,21 +97,57 @@ def recover(settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
         if pub_id == served:
             counts = served_tables(settings.published_path)
             _write_parquet(settings, counts)
-            con.execute("update ops.publications set status = 'published', row_counts = ?, "
-                        "reason = 'recovered after an interruption following the rename', "
-                        "finished_at = current_localtimestamp() where publication_id = ?",
-                        [json.dumps(counts), pub_id])
+            mark_published(con, pub_id, counts, "recovered after an interruption following the rename")
             log.warning("publication %s was served before an interruption: marked published", pub_id)
         else:
-            con.execute("begin transaction")
-            con.execute("delete from ops.tier_publication_log where publication_id = ?", [pub_id])
-            con.execute("update ops.publications set status = 'failed', "
-                        "reason = 'interrupted before the served file was replaced', "
-                        "finished_at = current_localtimestamp() where publication_id = ?", [pub_id])
-            con.execute("commit")
-            log.warning("publication %s was interrupted before the rename: marked failed", pub_id)
+            mark_failed(con, pub_id, "interrupted before the served file was replaced")
     for stale in settings.published_dir.glob(".analytics.*.duckdb.tmp*"):
         stale.unlink(missing_ok=True)
+
+
+def start_publication(con: duckdb.DuckDBPyConnection, run_id: str | None, run_date: dt.date,
+                      audit_summary: dict | None, published_to: str, started: dt.datetime,
+                      interval: DataInterval, latest_tiers_sql: str) -> int:
+    """Record a publication as 'publishing' with the tiers it will show, in one transaction.
+
+    ``latest_tiers_sql`` returns (as_of_month, customer_id, tier) of the latest
+    month: what sales sees after this publication (DOMAIN §7).
+    """
+    con.execute("begin transaction")
+    pub_id = _insert_publication(
+        con, run_id=run_id, run_date=run_date, status="publishing",
+        audit_summary=json.dumps(audit_summary or {}, default=str),
+        published_path=published_to, started_at=started,
+        data_interval_start=interval[0], data_interval_end=interval[1])
+    con.execute("insert into ops.tier_publication_log "
+                f"select ?, ?, as_of_month, customer_id, tier from ({latest_tiers_sql}) as latest",
+                [pub_id, started])
+    con.execute("commit")
+    return pub_id
+
+
+def stuck_publications(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Publications a crash left in 'publishing'."""
+    return [r[0] for r in con.execute(
+        "select publication_id from ops.publications where status = 'publishing' order by 1").fetchall()]
+
+
+def mark_published(con: duckdb.DuckDBPyConnection, pub_id: int, counts: dict[str, int],
+                   reason: str | None = None) -> None:
+    con.execute("update ops.publications set status = 'published', row_counts = ?, reason = coalesce(?, reason), "
+                "finished_at = current_localtimestamp() where publication_id = ?",
+                [json.dumps(counts), reason, pub_id])
+
+
+def mark_failed(con: duckdb.DuckDBPyConnection, pub_id: int, reason: str) -> None:
+    """A publication that never reached readers: failed, and its tier log rows (which describe
+    something nobody saw) dropped, in one transaction."""
+    con.execute("begin transaction")
+    con.execute("delete from ops.tier_publication_log where publication_id = ?", [pub_id])
+    con.execute("update ops.publications set status = 'failed', reason = ?, "
+                "finished_at = current_localtimestamp() where publication_id = ?", [reason, pub_id])
+    con.execute("commit")
+    log.warning("publication %s marked failed: %s", pub_id, reason)
 
 
 def _mart_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -131,21 +166,10 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
         missing = [m for m in PUBLISHED_MARTS if not _mart_exists(con, m)]
         if missing:
             raise RuntimeError(f"cannot publish: marts missing from the warehouse: {missing}")
-        con.execute("begin transaction")
-        pub_id = _insert_publication(
-            con, run_id=run_id, run_date=run_date, status="publishing",
-            audit_summary=json.dumps(audit_summary or {}, default=str),
-            published_path=str(settings.published_path), started_at=started,
-            data_interval_start=interval[0], data_interval_end=interval[1])
-        if _mart_exists(con, "customer_value_monthly"):
-            # what sales sees now: the tiers of the latest month, as published (DOMAIN §7)
-            con.execute(
-                "insert into ops.tier_publication_log "
-                "select ?, ?, as_of_month, customer_id, tier from marts.customer_value_monthly "
-                "where as_of_month = (select max(as_of_month) from marts.customer_value_monthly)",
-                [pub_id, started],
-            )
-        con.execute("commit")
+        pub_id = start_publication(
+            con, run_id, run_date, audit_summary, str(settings.published_path), started, interval,
+            "select as_of_month, customer_id, tier from marts.customer_value_monthly "
+            "where as_of_month = (select max(as_of_month) from marts.customer_value_monthly)")
         checkpoint("publish.after_log")
 
         tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
@@ -184,11 +208,7 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
     checkpoint("publish.after_parquet")
 
     with warehouse(settings) as con:
-        con.execute(
-            "update ops.publications set status = 'published', row_counts = ?, "
-            "finished_at = current_localtimestamp() where publication_id = ?",
-            [json.dumps(counts), pub_id],
-        )
+        mark_published(con, pub_id, counts)
     log.info("publication %s: %s (%s)", pub_id, settings.published_path,
              ", ".join(f"{k} {v}" for k, v in counts.items()))
     return Publication(pub_id, "published", settings.published_path, counts)

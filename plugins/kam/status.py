@@ -50,9 +50,15 @@ def collect_status(settings: Settings) -> dict:
     report: dict = {
         "kam_home": str(settings.kam_home),
         "landing": str(settings.landing_dir),
+        "target": settings.target,
         "published_file": str(settings.published_path),
         "published_exists": settings.published_path.exists(),
     }
+    if settings.target == "postgres":
+        from kam.pg import redacted
+        from kam.publish_pg import SERVED_SCHEMA
+
+        report["published_file"] = f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)}"
     con = _open_ro(settings.warehouse_path)
     if con is None:
         report["warehouse"] = ("not created yet" if not settings.warehouse_path.exists()
@@ -62,7 +68,13 @@ def collect_status(settings: Settings) -> dict:
     from kam.quality.gx_suites import docs_index
 
     try:
-        report["serving_publication"] = served_publication_id(settings.published_path)
+        if settings.target == "postgres":
+            from kam.publish_pg import served_publication_id as served_on_server
+
+            report["serving_publication"] = served_on_server(settings.pg_dsn)
+            report["published_exists"] = report["serving_publication"] is not None
+        else:
+            report["serving_publication"] = served_publication_id(settings.published_path)
     except Exception:  # noqa: BLE001 - a damaged served file must still let status report
         report["serving_publication"] = "unreadable"
     index = docs_index(settings.gx_dir)

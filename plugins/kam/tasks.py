@@ -60,14 +60,25 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     unexpected = [r for r in results if r.batch_id is None and r.status == "refused"]
     if unexpected:  # a bug or an environment problem, not bad data: fail the task
         raise RuntimeError("; ".join(r.summary() for r in unexpected))
+    synced = _sync_to_server(settings) if settings.target == "postgres" else {}
     return {
         "source": source,
+        "synced_to_server": synced,
         "files": len(results),
         "batches": {r.path.name: r.status for r in results if r.status != "skipped"},
         "rows_loaded": sum(r.rows_loaded for r in results),
         "rows_quarantined": sum(r.rows_quarantined for r in results),
         "refused": [r.summary() for r in results if r.status == "refused"],
     }
+
+
+def _sync_to_server(settings) -> dict[str, int]:
+    """Target postgres: copy the new raw/quarantine batches to the server (bulk COPY)."""
+    from kam.pg import sync_new_batches
+    from kam.warehouse import warehouse
+
+    with warehouse(settings) as con:
+        return sync_new_batches(con, settings.pg_dsn, settings.tmp_dir)
 
 
 def dbt_build_task(context: Mapping[str, Any]) -> dict:
@@ -108,9 +119,18 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
     from kam.publish import publish
 
     settings = load_settings()
-    pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary,
-                  interval_from(context))
-    return {"publication_id": pub.publication_id, "path": str(pub.path), "rows": pub.row_counts}
+    if settings.target == "postgres":
+        from kam.pg import redacted
+        from kam.publish_pg import SERVED_SCHEMA, publish_postgres
+
+        pub = publish_postgres(settings, run_id_from(context), run_date_from(context), audit_summary,
+                               interval_from(context))
+        where = f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)}"
+    else:
+        pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary,
+                      interval_from(context))
+        where = str(pub.path)
+    return {"publication_id": pub.publication_id, "published_to": where, "rows": pub.row_counts}
 
 
 def _fail(message: str) -> None:

@@ -39,11 +39,12 @@ class AuditResult:
 
 
 # (name, SQL returning one row: (expected, actual)) — raw after dedupe vs marts.
+# Portable SQL (DuckDB and PostgreSQL): subqueries aliased, ``{run_date}`` is a date literal.
 RECONCILIATIONS = {
     "order_lines_count_raw_vs_fct": """
         select
             (select count(*) from (select distinct order_id, line_no from raw.orders
-                                   where order_date <= $run_date)),
+                                   where order_date <= {run_date}) as keys_),
             (select count(*) from marts.fct_order_lines)
     """,
     "revenue_raw_vs_fct": """
@@ -52,19 +53,19 @@ RECONCILIATIONS = {
                 select net_amount, status, order_date, row_number() over (
                     partition by order_id, line_no
                     order by updated_at desc, _batch_id desc, _row_number desc) as rk
-                from raw.orders) where rk = 1 and status <> 'cancelled'
-                and order_date <= $run_date),
+                from raw.orders) as ranked_ where rk = 1 and status <> 'cancelled'
+                and order_date <= {run_date}),
             (select coalesce(sum(net_amount), 0) from marts.fct_order_lines where is_revenue)
     """,
     "complaints_count_raw_vs_fct": """
         select
             (select count(distinct complaint_id) from raw.complaints
-             where cast(opened_at as date) <= $run_date),
+             where cast(opened_at as date) <= {run_date}),
             (select count(*) from marts.fct_complaints)
     """,
     "visits_count_raw_vs_fct": """
         select
-            (select count(distinct visit_id) from raw.visits where visit_date <= $run_date),
+            (select count(distinct visit_id) from raw.visits where visit_date <= {run_date}),
             (select count(*) from marts.fct_visits)
     """,
     "customers_with_orders_in_dim": """
@@ -84,38 +85,90 @@ RECONCILIATIONS = {
 }
 
 
+def _reconcile(fetchone, run_date: dt.date, result: AuditResult) -> None:
+    """Run every reconciliation through ``fetchone(sql) -> row`` (any engine)."""
+    literal = f"date '{run_date.isoformat()}'"
+    for name, sql in RECONCILIATIONS.items():
+        result.checks += 1
+        expected, actual = fetchone(sql.format(run_date=literal))
+        if expected != actual:
+            result.failed.append(f"reconciliation {name}: raw {expected} != mart {actual}")
+
+
+def _record_gx(result: AuditResult, suite, outcome) -> None:
+    result.checks += outcome.evaluated
+    result.suites[suite.name] = "passed" if outcome.success else "failed"
+    if outcome.docs_url:
+        result.docs[suite.name] = outcome.docs_url
+    for failure in outcome.failures:
+        count = f" ({failure.unexpected_count} rows)" if failure.unexpected_count else ""
+        result.failed.append(f"gx {outcome.suite}: {failure.describe()}{count}")
+
+
+def _record_drift(result: AuditResult, drift) -> None:
+    result.checks += 1
+    result.drift = drift.summary()
+    result.failed.extend(drift.failures)
+    result.warnings.extend(drift.warnings)
+
+
+def _mart_suites(settings: Settings):
+    for mart in PUBLISHED_MARTS:
+        suite = settings.expectations_dir / f"mart_{mart}.json"
+        if suite.exists():
+            yield mart, suite
+
+
+def _gx_parameters(run_date: dt.date) -> dict[str, str]:
+    return {"min_date": "2000-01-01", "run_date": run_date.isoformat()}
+
+
 def run_audit(settings: Settings, run_date: dt.date) -> AuditResult:
+    """Audit the marts where dbt built them (the DuckDB warehouse or the PostgreSQL server)."""
+    result = _run_audit_postgres(settings, run_date) if settings.target == "postgres" \
+        else _run_audit_duckdb(settings, run_date)
+    log.info("audit: %d checks, %d failed, %d warnings", result.checks, len(result.failed),
+             len(result.warnings))
+    return result
+
+
+def _run_audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
     from kam.quality.drift import check_drift
     from kam.quality.gx_suites import validate_frame
 
     result = AuditResult()
     with warehouse(settings) as con:
-        for name, sql in RECONCILIATIONS.items():
-            result.checks += 1
-            params = {"run_date": run_date} if "$run_date" in sql else {}
-            expected, actual = con.execute(sql, params).fetchone()
-            if expected != actual:
-                result.failed.append(f"reconciliation {name}: raw {expected} != mart {actual}")
-        for mart in PUBLISHED_MARTS:
-            suite = settings.expectations_dir / f"mart_{mart}.json"
-            if not suite.exists():
-                continue
+        _reconcile(lambda sql: con.execute(sql).fetchone(), run_date, result)
+        for mart, suite in _mart_suites(settings):
             frame = con.sql(f"select * from marts.{mart}").arrow().read_all().to_pandas(date_as_object=False)
-            outcome = validate_frame(frame, suite, parameters={"min_date": "2000-01-01",
-                                                               "run_date": run_date.isoformat()},
-                                     docs_root=settings.gx_dir)
-            result.checks += outcome.evaluated
-            result.suites[suite.name] = "passed" if outcome.success else "failed"
-            if outcome.docs_url:
-                result.docs[suite.name] = outcome.docs_url
-            for failure in outcome.failures:
-                count = f" ({failure.unexpected_count} rows)" if failure.unexpected_count else ""
-                result.failed.append(f"gx {outcome.suite}: {failure.describe()}{count}")
-        drift = check_drift(con, settings.published_path, settings.expectations_dir / "drift.json")
-        result.checks += 1
-        result.drift = drift.summary()
-        result.failed.extend(drift.failures)
-        result.warnings.extend(drift.warnings)
-    log.info("audit: %d checks, %d failed, %d warnings", result.checks, len(result.failed),
-             len(result.warnings))
+            _record_gx(result, suite, validate_frame(frame, suite, parameters=_gx_parameters(run_date),
+                                                     docs_root=settings.gx_dir))
+        _record_drift(result, check_drift(con, settings.published_path,
+                                          settings.expectations_dir / "drift.json"))
+    return result
+
+
+def _run_audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
+    """The same checks on the server: reconciliation and drift in SQL, GX through its SQL data source."""
+    from kam.pg import connect
+    from kam.quality.drift import check_drift_postgres
+    from kam.quality.gx_suites import validate_table
+
+    result = AuditResult()
+    conn = connect(settings.pg_dsn)
+    try:
+        with conn.cursor() as cur:
+            def fetchone(sql: str):
+                cur.execute(sql)
+                return cur.fetchone()
+
+            _reconcile(fetchone, run_date, result)
+            _record_drift(result, check_drift_postgres(cur, settings.expectations_dir / "drift.json"))
+        conn.rollback()
+    finally:
+        conn.close()
+    for mart, suite in _mart_suites(settings):
+        _record_gx(result, suite, validate_table("marts", mart, suite, settings.pg_dsn,
+                                                 parameters=_gx_parameters(run_date),
+                                                 docs_root=settings.gx_dir))
     return result

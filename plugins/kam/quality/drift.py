@@ -52,28 +52,51 @@ def _level(report: DriftReport, limits: dict, value: float, text: str) -> None:
 
 
 def check_drift(con: duckdb.DuckDBPyConnection, served: Path, limits_path: Path) -> DriftReport:
-    """Compare ``marts.*`` in ``con`` with the served file (if any)."""
-    report = DriftReport()
+    """Compare ``marts.*`` in the DuckDB warehouse with the served file (if any)."""
     if not served.exists():
-        report.baseline = None
+        report = DriftReport()
         report.measures["note"] = "no previous publication: nothing to compare"
         return report
-    limits = load_limits(limits_path)
     con.execute(f"attach '{served}' as served (read_only)")
     try:
-        base = con.execute(
-            "select publication_id, run_date, started_at from served.publications "
-            "where status = 'published' order by publication_id desc limit 1").fetchone()
-        if base is None:
-            report.measures["note"] = "served file lists no publication"
-            return report
-        pub_id, base_run_date, base_started = base
-        report.baseline = f"publication {pub_id} (run date {base_run_date})"
-        _key_accounts(con, report, limits["key_accounts_change_pct"])
-        _tier_shares(con, report, limits["tier_share_change_pp"])
-        _closed_months(con, report, limits["closed_month_revenue_change_pct"], base_run_date, base_started)
+        return compare(lambda sql, params=(): con.execute(sql, list(params)).fetchall(), "served.main",
+                       limits_path)
     finally:
         con.execute("detach served")
+
+
+def check_drift_postgres(cur, limits_path: Path, served_schema: str = "analytics") -> DriftReport:
+    """Compare ``marts.*`` on the PostgreSQL server with the served schema (if any)."""
+    cur.execute("select count(*) from information_schema.tables where table_schema = %s "
+                "and table_name = 'publications'", [served_schema])
+    if not cur.fetchone()[0]:
+        report = DriftReport()
+        report.measures["note"] = "no previous publication: nothing to compare"
+        return report
+
+    def rows(sql: str, params=()) -> list[tuple]:
+        cur.execute(sql.replace("?", "%s"), list(params))
+        return cur.fetchall()
+
+    return compare(rows, served_schema, limits_path)
+
+
+def compare(rows, served: str, limits_path: Path) -> DriftReport:
+    """The drift checks in portable SQL; ``rows(sql, params)`` runs a query, ``served`` names the
+    schema of the served publication (``served.main`` in DuckDB, ``analytics`` in PostgreSQL)."""
+    report = DriftReport()
+    limits = load_limits(limits_path)
+    base = rows(f"select publication_id, run_date, started_at from {served}.publications "
+                f"where status = 'published' order by publication_id desc limit 1")
+    if not base:
+        report.measures["note"] = "served file lists no publication"
+        return report
+    pub_id, base_run_date, base_started = base[0]
+    report.baseline = f"publication {pub_id} (run date {base_run_date})"
+    _key_accounts(rows, served, report, limits["key_accounts_change_pct"])
+    _tier_shares(rows, served, report, limits["tier_share_change_pp"])
+    _closed_months(rows, served, report, limits["closed_month_revenue_change_pct"], base_run_date,
+                   base_started)
     for line in report.failures:
         log.error("%s", line)
     for line in report.warnings:
@@ -84,11 +107,11 @@ def check_drift(con: duckdb.DuckDBPyConnection, served: Path, limits_path: Path)
 LATEST = "(select max(as_of_month) from {db}.customer_value_monthly)"
 
 
-def _key_accounts(con, report: DriftReport, limits: dict) -> None:
+def _key_accounts(rows, served: str, report: DriftReport, limits: dict) -> None:
     before, after = (
-        con.execute(f"select count(*) filter (where size_class = 'key') from {db}.customer_value_monthly "
-                    f"where as_of_month = {LATEST.format(db=db)}").fetchone()[0]
-        for db in ("served.main", "marts"))
+        rows(f"select count(*) filter (where size_class = 'key') from {db}.customer_value_monthly "
+             f"where as_of_month = {LATEST.format(db=db)}")[0][0]
+        for db in (served, "marts"))
     change = abs(after - before)
     pct = 100.0 * change / max(before, 1)
     report.measures["key_accounts"] = {"before": before, "after": after, "change_pct": round(pct, 2)}
@@ -96,34 +119,35 @@ def _key_accounts(con, report: DriftReport, limits: dict) -> None:
         _level(report, limits, pct, f"key accounts {before} → {after} ({pct:+.1f}%)")
 
 
-def _tier_shares(con, report: DriftReport, limits: dict) -> None:
-    rows = con.execute(f"""
-        with b as (select tier, count(*) / sum(count(*)) over () as share
-                   from served.main.customer_value_monthly
-                   where as_of_month = {LATEST.format(db='served.main')} group by tier),
-             a as (select tier, count(*) / sum(count(*)) over () as share
+def _tier_shares(rows, served: str, report: DriftReport, limits: dict) -> None:
+    shares = rows(f"""
+        with b as (select tier, cast(count(*) as double precision) / sum(count(*)) over () as share
+                   from {served}.customer_value_monthly
+                   where as_of_month = {LATEST.format(db=served)} group by tier),
+             a as (select tier, cast(count(*) as double precision) / sum(count(*)) over () as share
                    from marts.customer_value_monthly
                    where as_of_month = {LATEST.format(db='marts')} group by tier)
         select coalesce(a.tier, b.tier) as tier, coalesce(b.share, 0), coalesce(a.share, 0)
         from a full join b using (tier) order by abs(coalesce(a.share, 0) - coalesce(b.share, 0)) desc
-    """).fetchall()
-    if not rows:
+    """)
+    if not shares:
         return
-    tier, before, after = rows[0]
+    tier, before, after = shares[0]
     pp = abs(after - before) * 100
     report.measures["tier_share_max_change_pp"] = {"tier": tier, "before": round(before, 4),
                                                    "after": round(after, 4), "change_pp": round(pp, 2)}
     _level(report, limits, pp, f"share of tier {tier} {before:.1%} → {after:.1%} ({pp:.1f} pp)")
 
 
-def _closed_months(con, report: DriftReport, limits: dict, base_run_date, base_started) -> None:
-    rows = con.execute("""
+def _closed_months(rows, served: str, report: DriftReport, limits: dict, base_run_date,
+                   base_started) -> None:
+    months = rows(f"""
         with b as (select date_trunc('month', order_date) as month, sum(net_amount) as revenue
-                   from served.main.fct_order_lines where is_revenue group by 1),
+                   from {served}.fct_order_lines where is_revenue group by 1),
              a as (select date_trunc('month', order_date) as month, sum(net_amount) as revenue
                    from marts.fct_order_lines where is_revenue group by 1),
              late as (select date_trunc('month', order_date) as month, count(*) as rows_,
-                             string_agg(distinct _batch_id::varchar, ', ') as batches
+                             string_agg(distinct cast(_batch_id as varchar), ', ') as batches
                       from raw.orders where _loaded_at > ? group by 1)
         select month, coalesce(b.revenue, 0), coalesce(a.revenue, 0),
                coalesce(late.rows_, 0), late.batches
@@ -131,9 +155,9 @@ def _closed_months(con, report: DriftReport, limits: dict, base_run_date, base_s
         where month < date_trunc('month', cast(? as date))
           and coalesce(a.revenue, 0) <> coalesce(b.revenue, 0)
         order by month
-    """, [base_started, base_run_date]).fetchall()
+    """, [base_started, base_run_date])
     restated = []
-    for month, before, after, late_rows, batches in rows:
+    for month, before, after, late_rows, batches in months:
         pct = 100.0 * abs(float(after) - float(before)) / max(abs(float(before)), 1.0)
         text = (f"closed month {month:%Y-%m} revenue {float(before):,.2f} → {float(after):,.2f} "
                 f"({pct:.2f}%)")

@@ -122,6 +122,13 @@ def load_suite(path: Path):
     )
 
 
+def _parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        k: (pd.Timestamp(v) if isinstance(v, str) and k.endswith("_date") else v)
+        for k, v in (parameters or {}).items()
+    }
+
+
 def validate_frame(
     frame: pd.DataFrame,
     suite_path: Path,
@@ -135,18 +142,60 @@ def validate_frame(
     """
     context, batch_definition = _context(str(docs_root) if docs_root else None)
     suite = load_suite(suite_path)
-    params = {
-        k: (pd.Timestamp(v) if isinstance(v, str) and k.endswith("_date") else v)
-        for k, v in (parameters or {}).items()
-    }
+    params = _parameters(parameters)
     result_format = {"result_format": "COMPLETE", "partial_unexpected_count": 0,
                      **({"unexpected_index_column_names": index_columns} if index_columns else {})}
     docs_url = None
+    batch_parameters = {"dataframe": frame}
     if docs_root:
-        result, docs_url = _run_checkpoint(context, batch_definition, suite, frame, params, result_format)
+        result, docs_url = _run_checkpoint(context, batch_definition, suite, batch_parameters, params,
+                                           result_format)
     else:
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        batch = batch_definition.get_batch(batch_parameters=batch_parameters)
         result = batch.validate(suite, result_format=result_format, expectation_parameters=params)
+    return _outcome(suite, result, docs_url)
+
+
+# GX reads the server's URL from this variable at run time (``${...}`` in its
+# config), so the password is never written into the GX project on disk.
+PG_URL_VARIABLE = "KAM_GX_PG_URL"
+
+
+def validate_table(schema: str, table: str, suite_path: Path, pg_dsn: str,
+                   parameters: dict[str, Any] | None = None,
+                   docs_root: Path | None = None) -> ValidationOutcome:
+    """Validate a PostgreSQL table in SQL (GX's Postgres data source): nothing is read into pandas."""
+    from kam.pg import sqlalchemy_url
+
+    os.environ[PG_URL_VARIABLE] = sqlalchemy_url(pg_dsn)
+    context, _ = _context(str(docs_root) if docs_root else None)
+    try:
+        source = context.data_sources.get("kam_pg")
+    except (KeyError, ValueError, LookupError):
+        source = context.data_sources.add_postgres("kam_pg", connection_string="${" + PG_URL_VARIABLE + "}")
+    asset_name = f"{schema}.{table}"
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_table_asset(asset_name, table_name=table, schema_name=schema)
+    try:
+        batch_definition = asset.get_batch_definition("whole")
+    except (KeyError, ValueError, LookupError):
+        batch_definition = asset.add_batch_definition_whole_table("whole")
+    suite = load_suite(suite_path)
+    params = _parameters(parameters)
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+    docs_url = None
+    if docs_root:
+        result, docs_url = _run_checkpoint(context, batch_definition, suite, None, params, result_format,
+                                           name=f"{suite.name}_postgres")
+    else:
+        result = batch_definition.get_batch().validate(suite, result_format=result_format,
+                                                       expectation_parameters=params)
+    return _outcome(suite, result, docs_url)
+
+
+def _outcome(suite, result, docs_url: str | None) -> ValidationOutcome:
     failures: list[CheckFailure] = []
     for r in result.results:
         if r.success:
@@ -167,7 +216,8 @@ def validate_frame(
                 rule=(cfg.meta or {}).get("rule"),
                 kwargs=kwargs,
                 row_indices=list(r.result.get("unexpected_index_list") or []),
-                unexpected_values=list(r.result.get("unexpected_list") or []),
+                unexpected_values=list(r.result.get("unexpected_list")
+                                       or r.result.get("partial_unexpected_list") or []),
                 unexpected_count=int(r.result.get("unexpected_count") or 0),
                 error=error,
             )
@@ -184,18 +234,19 @@ def validate_frame(
     return outcome
 
 
-def _run_checkpoint(context, batch_definition, suite, frame, params, result_format):
+def _run_checkpoint(context, batch_definition, suite, batch_parameters, params, result_format,
+                    name: str | None = None):
     """Validate through a stored Checkpoint whose action renders the result into Data Docs."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite))
+        gx.ValidationDefinition(name=name or suite.name, data=batch_definition, suite=suite))
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"kam_{suite.name}", validation_definitions=[definition],
+        name=f"kam_{name or suite.name}", validation_definitions=[definition],
         actions=[UpdateDataDocsAction(name="data_docs")], result_format=result_format))
-    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=params)
+    outcome = checkpoint.run(batch_parameters=batch_parameters, expectation_parameters=params)
     (identifier, run_result), = outcome.run_results.items()
     docs_url = None
     for action in (run_result.get("actions_results") or {}).values() if isinstance(run_result, dict) else ():

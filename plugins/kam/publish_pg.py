@@ -1,0 +1,172 @@
+"""Write-audit-publish on the PostgreSQL target: an atomic schema swap into ``analytics``.
+
+dbt builds and the audit checks schema ``marts`` on the server. Publication
+copies every published mart into a fresh schema ``analytics_next``, adds
+``publications`` and ``tier_publication_log`` from kam's ops tables (COPY),
+checks the row counts, then in the same transaction drops ``analytics`` and
+renames ``analytics_next`` to it, and grants the read-only BI role. Readers
+see the old schema or the new one, never a mix: a query that reaches a
+table during the swap waits for the commit and then reads the new table.
+A crash before the commit leaves the server exactly as it was.
+
+The run bookkeeping (``ops.publications``, ``ops.tier_publication_log``)
+stays in the embedded DuckDB warehouse, next to the ingest manifest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from kam.config import Settings
+from kam.faults import checkpoint
+from kam.marts import PUBLISHED_MARTS
+from kam.pg import connect, copy_query, create_like, duck_columns, ensure_bi_role, grant_bi, q, redacted
+from kam.publish import (
+    DataInterval,
+    Publication,
+    mark_failed,
+    mark_published,
+    start_publication,
+    stuck_publications,
+)
+from kam.warehouse import warehouse
+
+log = logging.getLogger(__name__)
+
+SERVED_SCHEMA = "analytics"
+NEXT_SCHEMA = "analytics_next"
+OPS_TABLES = ("tier_publication_log", "publications")
+
+
+def served_publication_id(dsn: str, schema: str = SERVED_SCHEMA) -> int | None:
+    """The publication the server's ``analytics`` schema holds (None before the first)."""
+    conn = connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from information_schema.tables where table_schema = %s "
+                        "and table_name = 'publications'", [schema])
+            if not cur.fetchone()[0]:
+                return None
+            cur.execute(f"select max(publication_id) from {q(schema)}.publications where status = 'published'")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def recover_postgres(settings: Settings, con) -> None:
+    """Settle publications a crash left in 'publishing': served on the server, or never seen."""
+    stuck = stuck_publications(con)
+    if not stuck:
+        return
+    served = served_publication_id(settings.pg_dsn)
+    for pub_id in stuck:
+        if pub_id == served:
+            mark_published(con, pub_id, server_counts(settings.pg_dsn),
+                           "recovered after an interruption following the commit")
+        else:
+            mark_failed(con, pub_id, "interrupted before the schema swap was committed")
+
+
+def server_counts(dsn: str, schema: str = SERVED_SCHEMA) -> dict[str, int]:
+    conn = connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            return {t: _count(cur, schema, t) for t in (*PUBLISHED_MARTS, *OPS_TABLES)}
+    finally:
+        conn.close()
+
+
+def _count(cur, schema: str, table: str) -> int:
+    cur.execute(f"select count(*) from {q(schema)}.{q(table)}")
+    return cur.fetchone()[0]
+
+
+def _latest_tiers_csv(cur, tmp_dir: Path) -> Path:
+    """The server's tiers of the latest month as a CSV file (COPY TO STDOUT), for the ops log."""
+    fd, name = tempfile.mkstemp(prefix=".kam-tiers-", suffix=".csv", dir=tmp_dir)
+    with os.fdopen(fd, "wb") as fh:
+        cur.copy_expert(
+            "copy (select as_of_month, customer_id, tier from marts.customer_value_monthly "
+            "where as_of_month = (select max(as_of_month) from marts.customer_value_monthly)) "
+            "to stdout with (format csv)", fh)
+    return Path(name)
+
+
+def publish_postgres(settings: Settings, run_id: str | None, run_date: dt.date,
+                     audit_summary: dict | None = None,
+                     interval: DataInterval = (None, None)) -> Publication:
+    dsn = settings.pg_dsn
+    started = dt.datetime.now()
+    where = f"schema {SERVED_SCHEMA} on {redacted(dsn)}"
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    conn = connect(dsn)
+    try:
+        with warehouse(settings) as con:
+            recover_postgres(settings, con)
+            with conn.cursor() as cur:
+                missing = [m for m in PUBLISHED_MARTS if not _exists(cur, "marts", m)]
+                if missing:
+                    raise RuntimeError(f"cannot publish: marts missing on {redacted(dsn)}: {missing}")
+                tiers = _latest_tiers_csv(cur, settings.tmp_dir)
+            conn.rollback()
+            try:
+                pub_id = start_publication(
+                    con, run_id, run_date, audit_summary, where, started, interval,
+                    f"select * from read_csv('{tiers}', header = false, columns = "
+                    "{'as_of_month': 'DATE', 'customer_id': 'VARCHAR', 'tier': 'VARCHAR'})")
+            finally:
+                tiers.unlink(missing_ok=True)
+            checkpoint("publish.after_log")
+            counts = _build_and_swap(settings, con, conn, pub_id)
+        checkpoint("publish.after_replace")
+    finally:
+        conn.close()
+    with warehouse(settings) as con:
+        mark_published(con, pub_id, counts)
+    log.info("publication %s: %s (%s)", pub_id, where, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return Publication(pub_id, "published", None, counts)
+
+
+def _exists(cur, schema: str, table: str) -> bool:
+    cur.execute("select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+                [schema, table])
+    return bool(cur.fetchone()[0])
+
+
+def _build_and_swap(settings: Settings, con, conn, pub_id: int) -> dict[str, int]:
+    """One server transaction: build analytics_next, verify, swap, grant, commit."""
+    counts: dict[str, int] = {}
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('kam.publish'))")  # one publisher at a time
+        cur.execute(f"drop schema if exists {NEXT_SCHEMA} cascade")
+        cur.execute(f"create schema {NEXT_SCHEMA}")
+        for i, mart in enumerate(PUBLISHED_MARTS):
+            if i == len(PUBLISHED_MARTS) // 2:
+                checkpoint("publish.mid_copy")
+            cur.execute(f"create table {NEXT_SCHEMA}.{q(mart)} as select * from marts.{q(mart)}")
+            counts[mart] = cur.rowcount
+        for table in OPS_TABLES:
+            columns = duck_columns(con, "ops", table)
+            create_like(cur, NEXT_SCHEMA, table, columns)
+            names = [n for n, _ in columns]
+            select = ", ".join(
+                f"case when publication_id = {int(pub_id)} then 'published' else status end as status"
+                if n == "status" else q(n) for n in names)
+            copy_query(con, cur, f"select {select} from ops.{table} order by all",
+                       f"{NEXT_SCHEMA}.{q(table)}", names, settings.tmp_dir)
+            counts[table] = con.execute(f"select count(*) from ops.{table}").fetchone()[0]
+        for table, rows in counts.items():  # what BI will read, counted on the server
+            got = _count(cur, NEXT_SCHEMA, table)
+            if got != rows:
+                raise RuntimeError(f"{NEXT_SCHEMA}.{table} has {got} rows, expected {rows}")
+        checkpoint("publish.after_verify")
+        ensure_bi_role(cur, settings.bi_role, settings.bi_password)
+        cur.execute(f"drop schema if exists {SERVED_SCHEMA} cascade")
+        cur.execute(f"alter schema {NEXT_SCHEMA} rename to {SERVED_SCHEMA}")
+        grant_bi(cur, settings.bi_role, SERVED_SCHEMA)
+    conn.commit()
+    return counts
