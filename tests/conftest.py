@@ -81,3 +81,46 @@ def copy_of_first_run(first_run, tmp_path) -> Path:
     home = tmp_path / "home"
     shutil.copytree(first_run, home, symlinks=True)
     return home
+
+
+# --- PostgreSQL (issue: production deployment) -------------------------------------------
+# Tests that need the server create and drop their own database. Without a server they skip
+# with the reason; in CI (CI=true) a missing server is a failure, never a skip.
+PG_ADMIN_DSN = os.environ.get("KAM_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin():
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        reason = f"PostgreSQL not reachable at {PG_ADMIN_DSN} (set KAM_TEST_PG_ADMIN_DSN): {exc}".strip()
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    conn.autocommit = True
+    return conn
+
+
+def pg_dsn_for(database: str) -> str:
+    from psycopg2.extensions import make_dsn
+
+    return make_dsn(PG_ADMIN_DSN, dbname=database)
+
+
+@pytest.fixture(scope="module")
+def pg_database():
+    """A fresh database on the test server (dropped afterwards); yields its DSN."""
+    import uuid
+
+    name = f"kam_test_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin()
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    try:
+        yield pg_dsn_for(name)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

@@ -110,8 +110,12 @@ def create_like(cur, schema: str, table: str, columns: list[tuple[str, str]]) ->
     cur.execute(f"create schema if not exists {q(schema)}")
     cols = ", ".join(f"{q(n)} {pg_type(t)}" for n, t in columns)
     cur.execute(f"create table if not exists {q(schema)}.{q(table)} ({cols})")
+    cur.execute("select column_name from information_schema.columns where table_schema = %s "
+                "and table_name = %s", [schema, table])
+    present = {r[0] for r in cur.fetchall()}
     for name, dtype in columns:  # raw tables gain columns when a source adds fields
-        cur.execute(f"alter table {q(schema)}.{q(table)} add column if not exists {q(name)} {pg_type(dtype)}")
+        if name not in present:  # ALTER only then: it takes an exclusive lock, readers would queue
+            cur.execute(f"alter table {q(schema)}.{q(table)} add column {q(name)} {pg_type(dtype)}")
 
 
 def copy_query(duck: duckdb.DuckDBPyConnection, cur, query: str, target: str,

@@ -1,0 +1,266 @@
+"""The PostgreSQL warehouse target, run for real: ``kam run --target postgres`` through the DAGs.
+
+One module-wide run on the small landing folder into a database created for
+the test, then: parity with the DuckDB run of the same data (tiers, classes,
+totals, tier history), nothing lost on the way to the server, the read-only
+BI role, the atomic schema swap under a reader, and SIGKILL during publication.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import duckdb
+import psycopg2
+import pytest
+from conftest import END_DATE, _pg_admin, kam_env, run_kam
+from psycopg2.extensions import make_dsn
+
+from kam.marts import PUBLISHED_MARTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+SCORES = ("financial_score", "sales_score", "customer_score", "service_score", "current_value_score",
+          "potential_value_score", "value_score")
+
+
+@pytest.fixture(scope="module")
+def pg_run(tmp_path_factory, small_landing, pg_database):
+    """KAM_HOME and settings after one `kam run --target postgres` into a fresh database."""
+    home = tmp_path_factory.mktemp("kam_home_pg")
+    role = f"kam_bi_{uuid.uuid4().hex[:8]}"
+    env = {"KAM_PG_DSN": pg_database, "KAM_BI_ROLE": role, "KAM_BI_PASSWORD": "bi-" + uuid.uuid4().hex}
+    proc = run_kam(["run", "--target", "postgres", "--landing", str(small_landing),
+                    "--date", END_DATE.isoformat()], home, **env)
+    assert "published: schema analytics on postgresql://" in proc.stdout
+    yield {"home": home, "dsn": pg_database, "role": role, "env": env}
+    conn = psycopg2.connect(pg_database)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"drop owned by {role}")
+    conn.close()
+    admin = _pg_admin()
+    with admin.cursor() as cur:
+        cur.execute(f"drop role if exists {role}")
+    admin.close()
+
+
+def pg_rows(dsn: str, sql: str, params=None) -> list[tuple]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def duck_rows(path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_same_tiers_and_classes_as_duckdb(first_run, pg_run):
+    cols = ("customer_id, as_of_month, tier, computed_tier, abc_class, size_class, value_quadrant, "
+            "is_pseudo_key_account, profit_role, value_type")
+    sql = f"select {cols} from {{}}customer_value_monthly order by customer_id, as_of_month"
+    on_duckdb = duck_rows(first_run / "published" / "analytics.duckdb", sql.format(""))
+    on_postgres = pg_rows(pg_run["dsn"], sql.format("analytics."))
+    assert len(on_duckdb) > 1000
+    assert on_postgres == on_duckdb
+
+
+def test_same_scores_as_duckdb(first_run, pg_run):
+    sql = f"select customer_id, as_of_month, {', '.join(SCORES)} from {{}}customer_value_monthly " \
+          "order by customer_id, as_of_month"
+    on_duckdb = duck_rows(first_run / "published" / "analytics.duckdb", sql.format(""))
+    on_postgres = pg_rows(pg_run["dsn"], sql.format("analytics."))
+    assert [r[:2] for r in on_postgres] == [r[:2] for r in on_duckdb]
+    worst = max(abs(float(a) - float(b)) for d, p in zip(on_duckdb, on_postgres, strict=True)
+                for a, b in zip(d[2:], p[2:], strict=True) if a is not None and b is not None)
+    assert worst <= 1e-5  # rounded to 6 digits on both engines; float sums may differ in the last one
+    nulls = [(d[0], d[1]) for d, p in zip(on_duckdb, on_postgres, strict=True)
+             if [x is None for x in d[2:]] != [x is None for x in p[2:]]]
+    assert nulls == []
+
+
+def test_same_order_totals_history_and_concentration(first_run, pg_run):
+    published = first_run / "published" / "analytics.duckdb"
+    totals = ("select count(*), sum(net_amount), sum(case when is_revenue then net_amount else 0 end), "
+              "count(distinct customer_id) from {}fct_order_lines")
+    assert pg_rows(pg_run["dsn"], totals.format("analytics.")) == duck_rows(published, totals.format(""))
+    monthly = ("select cast(date_trunc('month', order_date) as date) as m, sum(net_amount) "
+               "from {}fct_order_lines group by 1 order by 1")
+    assert pg_rows(pg_run["dsn"], monthly.format("analytics.")) == duck_rows(published, monthly.format(""))
+    history = ("select customer_id, tier, valid_from, valid_to, is_current from {}customer_tier_history "
+               "order by customer_id, valid_from")
+    assert pg_rows(pg_run["dsn"], history.format("analytics.")) == duck_rows(published, history.format(""))
+    changes = ("select customer_id, change_month, from_tier, to_tier, direction from {}customer_tier_changes "
+               "order by 1, 2")
+    assert pg_rows(pg_run["dsn"], changes.format("analytics.")) == duck_rows(published, changes.format(""))
+    conc = ("select as_of_month, customers, revenue, top20_share, customers_for_80pct, gini "
+            "from {}revenue_concentration order by 1")
+    pg_conc, duck_conc = pg_rows(pg_run["dsn"], conc.format("analytics.")), duck_rows(published, conc.format(""))
+    assert [r[:3] + r[4:5] for r in pg_conc] == [r[:3] + r[4:5] for r in duck_conc]
+    assert all(math.isclose(p[i], d[i], abs_tol=1e-9) for p, d in zip(pg_conc, duck_conc, strict=True)
+               for i in (3, 5))
+
+
+def test_every_row_reaches_the_server_once(pg_run):
+    """raw + quarantine on the server = rows read per the manifest, batch by batch."""
+    manifest = duck_rows(pg_run["home"] / "warehouse.duckdb",
+                         "select batch_id, rows_loaded, rows_quarantined from ops.ingest_batches "
+                         "where status in ('loaded', 'partial') order by 1")
+    assert manifest
+    for schema, column in (("raw", 1), ("quarantine", 2)):
+        on_server = dict(pg_rows(pg_run["dsn"], " union all ".join(
+            f"select _batch_id, count(*) from {schema}.{s} group by 1" for s in
+            ("customers", "orders", "complaints", "visits"))))
+        assert {b: n for b, *counts in manifest if (n := counts[column - 1])} == on_server
+    assert pg_rows(pg_run["dsn"], "select count(*) from ops.ingest_batches")[0][0] == duck_rows(
+        pg_run["home"] / "warehouse.duckdb", "select count(*) from ops.ingest_batches")[0][0]
+
+
+def as_bi(pg_run) -> psycopg2.extensions.connection:
+    # trust auth on the test server: the password is set on the role but not checked here
+    return psycopg2.connect(make_dsn(pg_run["dsn"], user=pg_run["role"], password=pg_run["env"]["KAM_BI_PASSWORD"]))
+
+
+def test_bi_role_reads_analytics_only(pg_run):
+    role = pg_run["role"]
+    attrs = pg_rows(pg_run["dsn"], "select rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, "
+                                   "rolpassword is not null from pg_authid where rolname = %s", [role])
+    assert attrs == [(False, False, False, True, True)]
+    conn = as_bi(pg_run)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for mart in PUBLISHED_MARTS:
+            cur.execute(f"select count(*) from analytics.{mart}")
+            assert cur.fetchone()[0] >= 0
+        cur.execute("select count(*) from analytics.publications where status = 'published'")
+        assert cur.fetchone()[0] == 1
+        denied = ["select count(*) from marts.customer_value_monthly", "select count(*) from raw.orders",
+                  "select count(*) from quarantine.orders", "select count(*) from ops.ingest_batches",
+                  "create table analytics.scratch (x int)", "create table public.scratch (x int)",
+                  "delete from analytics.fct_order_lines", "drop table analytics.dim_customers",
+                  "create schema bi_scratch"]
+        for sql in denied:
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(sql)
+    conn.close()
+    # default privileges: a table added to analytics later is readable too
+    owner = psycopg2.connect(pg_run["dsn"])
+    with owner, owner.cursor() as cur:
+        cur.execute("create table analytics.added_later as select 1 as x")
+    conn = as_bi(pg_run)
+    with conn.cursor() as cur:
+        cur.execute("select x from analytics.added_later")
+        assert cur.fetchall() == [(1,)]
+    conn.close()
+    with owner, owner.cursor() as cur:
+        cur.execute("drop table analytics.added_later")
+    owner.close()
+
+
+PUBLISH = (
+    "import datetime as dt; from kam.config import load_settings; from kam.publish_pg import publish_postgres; "
+    f"publish_postgres(load_settings(), 'pg-test', dt.date.fromisoformat('{END_DATE}'), {{}})"
+)
+
+
+def publish_process(pg_run, **env) -> subprocess.CompletedProcess:
+    # a new session: a fault point kills its whole process group, never pytest
+    return subprocess.run([sys.executable, "-c", PUBLISH],
+                          env=kam_env(pg_run["home"], KAM_TARGET="postgres", **pg_run["env"], **env),
+                          capture_output=True, text=True, timeout=300, start_new_session=True)
+
+
+def served_id(dsn: str) -> int:
+    return pg_rows(dsn, "select max(publication_id) from analytics.publications where status = 'published'")[0][0]
+
+
+def analytics_snapshot(dsn: str) -> dict[str, list[tuple]]:
+    return {m: pg_rows(dsn, f"select * from analytics.{m} order by 1, 2") for m in
+            ("customer_value_monthly", "customer_tier_history", "dim_customers")}
+
+
+def ops_status(pg_run, pub_id: int) -> str:
+    return duck_rows(pg_run["home"] / "warehouse.duckdb",
+                     f"select status from ops.publications where publication_id = {pub_id}")[0][0]
+
+
+def test_schema_swap_under_a_reader_never_errors(pg_run):
+    """A BI reader polls all through two publications: every query succeeds, on a whole schema."""
+    stop, seen, errors = threading.Event(), [], []
+
+    def reader():
+        conn = as_bi(pg_run)
+        conn.autocommit = True
+        while not stop.is_set():
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("select (select max(publication_id) from analytics.publications "
+                                "where status = 'published'), (select count(*) from analytics.dim_customers)")
+                    seen.append(cur.fetchone())
+            except psycopg2.Error as exc:
+                errors.append(str(exc))
+            time.sleep(0.02)
+        conn.close()
+
+    before = served_id(pg_run["dsn"])
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(2):
+            proc = publish_process(pg_run)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert errors == []
+    ids = [s[0] for s in seen]
+    assert ids[0] == before and ids[-1] == before + 2 and ids == sorted(ids)
+    assert {s[1] for s in seen} == {240}  # never a half-built schema
+
+
+@pytest.mark.parametrize("point", ["publish.mid_copy", "publish.after_verify", "publish.after_replace"])
+def test_sigkill_during_publication_on_postgres(pg_run, point):
+    dsn = pg_run["dsn"]
+    before_id, before = served_id(dsn), analytics_snapshot(dsn)
+    killed = publish_process(pg_run, KAM_FAULT_KILL_AT=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (killed_id,) = duck_rows(pg_run["home"] / "warehouse.duckdb",
+                             "select max(publication_id) from ops.publications")[0]
+    if point == "publish.after_replace":  # committed: the new publication is served
+        assert served_id(dsn) == killed_id
+    else:  # the transaction died with the process: the server is exactly as before
+        assert served_id(dsn) == before_id
+        assert pg_rows(dsn, "select count(*) from information_schema.schemata "
+                            "where schema_name = 'analytics_next'")[0][0] == 0
+    assert analytics_snapshot(dsn) == before  # same data either way (same marts)
+
+    rerun = publish_process(pg_run)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    expected = "published" if point == "publish.after_replace" else "failed"
+    assert ops_status(pg_run, killed_id) == expected
+    assert served_id(dsn) == killed_id + 1
+    logged = duck_rows(pg_run["home"] / "warehouse.duckdb",
+                       f"select count(*) from ops.tier_publication_log where publication_id = {killed_id}")[0][0]
+    assert (logged > 0) == (expected == "published")
+
+
+def test_status_reports_the_server(pg_run):
+    proc = run_kam(["status"], pg_run["home"], KAM_TARGET="postgres", **pg_run["env"])
+    assert "schema analytics on postgresql://" in proc.stdout
+    assert pg_run["env"]["KAM_BI_PASSWORD"] not in proc.stdout
+    assert "last published  #" in proc.stdout
+
