@@ -1,7 +1,9 @@
 """
 ### build_and_publish — dbt build, audit, publish (write-audit-publish)
 
-Runs whenever a raw table changes (any `kam.raw.*` asset):
+Runs when every raw table has been refreshed (all four `kam.raw.*` assets
+updated since the last run, i.e. once per `ingest` run; the run date comes
+from the asset events):
 
 1. `dbt_build` — `dbt build` on the working warehouse: seeds, staging,
    intermediate and marts, with every dbt test.
@@ -26,7 +28,7 @@ RAW_ASSETS = [Asset(f"kam.raw.{s}") for s in RAW_SOURCES]
 
 @dag(
     dag_id="build_and_publish",
-    schedule=(RAW_ASSETS[0] | RAW_ASSETS[1] | RAW_ASSETS[2] | RAW_ASSETS[3]),
+    schedule=(RAW_ASSETS[0] & RAW_ASSETS[1] & RAW_ASSETS[2] & RAW_ASSETS[3]),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

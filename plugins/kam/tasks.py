@@ -21,11 +21,17 @@ log = logging.getLogger(__name__)
 
 
 def run_date_from(context: Mapping[str, Any]) -> dt.date:
-    """The run date: ``conf.run_date`` (kam run), else the logical date, else today."""
+    """The run date: ``conf.run_date`` (kam run, REST trigger), else the run date the ingest
+    tasks put on the asset events that triggered this run, else the logical date, else today."""
     dag_run = context.get("dag_run")
     conf = getattr(dag_run, "conf", None) or context.get("conf") or {}
     if conf.get("run_date"):
         return dt.date.fromisoformat(str(conf["run_date"]))
+    events = context.get("triggering_asset_events") or {}
+    dates = [str(e.extra["run_date"]) for asset in events for e in events[asset]
+             if isinstance(getattr(e, "extra", None), dict) and e.extra.get("run_date")]
+    if dates:
+        return max(dt.date.fromisoformat(d) for d in dates)
     logical = context.get("logical_date")
     if logical is not None:
         return logical.date()
@@ -53,7 +59,8 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     from kam.ingest.batch import ingest_source
 
     settings = load_settings()
-    results = ingest_source(settings, source, run_date_from(context), run_id_from(context))
+    run_date = run_date_from(context)
+    results = ingest_source(settings, source, run_date, run_id_from(context))
     for r in results:
         if r.status == "refused":
             log.error("REFUSED %s", r.summary())
@@ -61,6 +68,7 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     if unexpected:  # a bug or an environment problem, not bad data: fail the task
         raise RuntimeError("; ".join(r.summary() for r in unexpected))
     synced = _sync_to_server(settings) if settings.target == "postgres" else {}
+    _tell_downstream(context, f"kam.raw.{source}", run_date)
     return {
         "source": source,
         "synced_to_server": synced,
@@ -70,6 +78,16 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
         "rows_quarantined": sum(r.rows_quarantined for r in results),
         "refused": [r.summary() for r in results if r.status == "refused"],
     }
+
+
+def _tell_downstream(context: Mapping[str, Any], asset_name: str, run_date: dt.date) -> None:
+    """Put the run date on the asset event, so the build it schedules uses the same date."""
+    outlet_events = context.get("outlet_events")
+    if outlet_events is None:  # called without Airflow (tests)
+        return
+    from airflow.sdk import Asset
+
+    outlet_events[Asset(asset_name)].extra = {"run_date": run_date.isoformat()}
 
 
 def _sync_to_server(settings) -> dict[str, int]:

@@ -74,7 +74,7 @@ def test_ingest_tasks_emit_the_raw_assets_that_schedule_the_build(dagbag):
     assert emitted == {f"kam.raw.{s}" for s in ("customers", "orders", "complaints", "visits")}
     build = dagbag.dags["build_and_publish"]
     condition = build.timetable.asset_condition
-    assert type(condition).__name__ == "AssetAny"  # any new raw data triggers a build
+    assert type(condition).__name__ == "AssetAll"  # one build per ingest run, after all four sources
     assert {a.name for a in condition.objects} == emitted
 
 
@@ -93,3 +93,17 @@ def test_parsing_does_no_heavy_imports_or_io(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
     assert not (tmp_path / "kam").exists()
+
+
+def test_run_date_travels_on_asset_events():
+    """The asset-triggered build uses the run date the ingest tasks put on their events."""
+    from types import SimpleNamespace
+
+    from kam.tasks import run_date_from
+
+    events = {"kam.raw.orders": [SimpleNamespace(extra={"run_date": "2026-06-14"}),
+                                 SimpleNamespace(extra={"run_date": "2026-06-15"})],
+              "kam.raw.visits": [SimpleNamespace(extra={})]}
+    assert run_date_from({"triggering_asset_events": events}).isoformat() == "2026-06-15"
+    conf_wins = {"triggering_asset_events": events, "conf": {"run_date": "2026-01-31"}}
+    assert run_date_from(conf_wins).isoformat() == "2026-01-31"
