@@ -1,7 +1,7 @@
 """
 ### ingest — landing files into the raw and quarantine tables
 
-Every day (and on demand), for each source (customers, orders, complaints,
+Every day (`KAM_INGEST_SCHEDULE`, default `@daily`; and on demand), for each source (customers, orders, complaints,
 visits): discover new files under the landing folder, read them (CSV in UTF-8
 or GB18030, Parquet, JSON Lines), validate each batch with its GX suite
 (`expectations/raw_<source>.json`), load good rows to `raw.<source>` and bad
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
 
-from kam.dag_defaults import RAW_SOURCES, START_DATE, default_args
+from kam.dag_defaults import RAW_SOURCES, START_DATE, default_args, ingest_schedule
 
 
 @dag(
     dag_id="ingest",
-    schedule="@daily",
+    schedule=ingest_schedule(),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

@@ -10,6 +10,13 @@ START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 RAW_SOURCES = ("customers", "orders", "complaints", "visits")
 
 
+def ingest_schedule() -> str | None:
+    """When ``ingest`` runs: ``KAM_INGEST_SCHEDULE`` (a cron expression or preset such as
+    ``0 6 * * *``; ``none`` for manual/REST triggers only), default ``@daily``."""
+    value = os.environ.get("KAM_INGEST_SCHEDULE", "@daily").strip()
+    return None if value.lower() in ("", "none", "manual") else value
+
+
 def notify_failure(context) -> None:
     """on_failure_callback: the work is in kam.tasks (imported only when a task fails)."""
     from kam.tasks import notify_failure as notify

@@ -107,3 +107,14 @@ def test_run_date_travels_on_asset_events():
     assert run_date_from({"triggering_asset_events": events}).isoformat() == "2026-06-15"
     conf_wins = {"triggering_asset_events": events, "conf": {"run_date": "2026-01-31"}}
     assert run_date_from(conf_wins).isoformat() == "2026-01-31"
+
+
+def test_ingest_schedule_is_configurable(monkeypatch):
+    from kam.dag_defaults import ingest_schedule
+
+    monkeypatch.delenv("KAM_INGEST_SCHEDULE", raising=False)
+    assert ingest_schedule() == "@daily"
+    monkeypatch.setenv("KAM_INGEST_SCHEDULE", "0 6 * * *")
+    assert ingest_schedule() == "0 6 * * *"
+    monkeypatch.setenv("KAM_INGEST_SCHEDULE", "none")
+    assert ingest_schedule() is None
