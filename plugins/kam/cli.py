@@ -180,6 +180,33 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import shutil
+
+    from kam.bench import append_report, run_bench
+
+    base = _settings(args)
+    work = Path(args.workdir).resolve() if args.workdir else base.kam_home / "bench" / \
+        dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    if work.exists() and any(work.iterdir()):
+        raise KamError(f"benchmark folder {work} is not empty (choose another --workdir)")
+    settings = base.with_overrides(kam_home=work / "home", landing_dir=work / "landing")
+    print(f"kam bench: {args.customers:,} customers × {args.months} months in {work}")
+    report = run_bench(settings, args.customers, args.months, args.seed, args.date or dt.date.today())
+    print()
+    print(report.markdown())
+    if args.report != "-":
+        append_report(report, Path(args.report))
+        print(f"appended to {args.report}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if not report.ok:
+        print("error: the pipeline, the engine floor and the pandas baseline disagree (see reconciliation)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against kam's embedded Airflow home."""
     from kam.orchestrate import airflow_env, airflow_executable, ensure_airflow
@@ -189,6 +216,13 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return subprocess.call([airflow_executable(), *args.airflow_args], env=airflow_env(settings))
 
 
+def _scale_args(parser: argparse.ArgumentParser, customers: int, months: int) -> None:
+    """The size of generated data (kam generate, demo, bench)."""
+    parser.add_argument("--customers", type=int, default=customers)
+    parser.add_argument("--months", type=int, default=months)
+    parser.add_argument("--seed", type=int, default=42)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kam", description="Key-account value warehouse: ingest, build, audit, publish.")
@@ -196,9 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write sample landing files")
-    g.add_argument("--customers", type=int, default=2000)
-    g.add_argument("--months", type=int, default=24)
-    g.add_argument("--seed", type=int, default=42)
+    _scale_args(g, 2000, 24)
     g.add_argument("--end-date", type=_date, default=None, help="last day of data (default today)")
     g.add_argument("--out", help="landing folder (default $KAM_LANDING or ./landing)")
     g.set_defaults(func=cmd_generate)
@@ -213,9 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="generate sample data and run everything")
-    d.add_argument("--customers", type=int, default=2000)
-    d.add_argument("--months", type=int, default=24)
-    d.add_argument("--seed", type=int, default=42)
+    _scale_args(d, 2000, 24)
     d.add_argument("--landing", help="landing folder (default $KAM_LANDING or ./landing)")
     d.set_defaults(func=cmd_demo)
 
@@ -238,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("batch_id", nargs="?", type=int, help="batch to show (from `kam quarantine list`)")
     q.add_argument("--limit", type=int, default=50)
     q.set_defaults(func=cmd_quarantine)
+
+    b = sub.add_parser("bench", help="measure the pipeline against the engine floor and a pandas baseline")
+    _scale_args(b, 100_000, 36)
+    b.add_argument("--date", type=_date, default=None, help="run date and last day of data (default today)")
+    b.add_argument("--workdir", help="folder for the generated data and state (default $KAM_HOME/bench/<time>)")
+    b.add_argument("--keep", action="store_true", help="keep the generated data and state afterwards")
+    b.add_argument("--report", default=str(Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"),
+                   help="markdown file the figures are appended to ('-': print only)")
+    b.set_defaults(func=cmd_bench)
 
     a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
     a.add_argument("airflow_args", nargs=argparse.REMAINDER)

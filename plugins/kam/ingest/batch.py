@@ -104,8 +104,8 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, columns: li
 
 def _gx_reasons(
     frame: pd.DataFrame, source: str, settings: Settings, run_date: dt.date,
-    result: BatchResult | None = None,
-) -> dict[int, list[str]]:
+) -> tuple[dict[int, list[str]], str | None]:
+    """Row number -> failed expectations, and the link to the GX result (Data Docs)."""
     from kam.quality.gx_suites import validate_frame
 
     outcome = validate_frame(
@@ -116,8 +116,6 @@ def _gx_reasons(
         index_columns=["_row_number"],
         docs_root=settings.gx_dir,
     )
-    if result is not None:
-        result.gx_docs = outcome.docs_url
     reasons: dict[int, list[str]] = defaultdict(list)
     for failure in outcome.failures:
         if failure.error:
@@ -127,7 +125,7 @@ def _gx_reasons(
             row = index if not isinstance(index, dict) else index["_row_number"]
             shown = f", got {value!r}" if value is not None and not isinstance(value, dict) else ""
             reasons[int(row)].append(f"{failure.describe()}{shown}")
-    return reasons
+    return reasons, outcome.docs_url
 
 
 def _record(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, size: int,
@@ -188,7 +186,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
                    f"_kam_row as _row_number, current_localtimestamp() as _loaded_at")
         con.execute(f"create or replace temp table _batch_typed as select {lineage}, "
                     f"{typed_select(contract, read.columns)} from _batch_text")
-        reasons = _row_reasons(con, settings, contract, read, run_date, result)
+        reasons, result.gx_docs = _row_reasons(con, settings, contract, read, run_date)
         bad = pd.DataFrame(
             {"_row_number": list(reasons), "_reason": ["; ".join(v) for v in reasons.values()]},
             columns=["_row_number", "_reason"],
@@ -255,12 +253,12 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: SourceContract,
-                 read: ReadResult, run_date: dt.date, result: BatchResult) -> dict[int, list[str]]:
-    """Row number -> reasons, from parse errors (SQL) and the GX suite."""
+                 read: ReadResult, run_date: dt.date) -> tuple[dict[int, list[str]], str | None]:
+    """Row number -> reasons, from parse errors (SQL) and the GX suite; and the GX result link."""
     frame = con.sql(
         f"select {', '.join(_q(c) for c in contract.column_names)}, _row_number from _batch_typed"
     ).df()
-    reasons = _gx_reasons(frame, contract.name, settings, run_date, result)
+    reasons, docs_url = _gx_reasons(frame, contract.name, settings, run_date)
     for row, text in con.execute(
         "select _row_number, _parse_errors from _batch_typed where _parse_errors <> ''"
     ).fetchall():
@@ -271,7 +269,7 @@ def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: S
             if not any(r.startswith(f"{col}: expect_column_values_to_not_be_null")
                        for col in parsed_cols)
         ]
-    return reasons
+    return reasons, docs_url
 
 
 def _load(con: duckdb.DuckDBPyConnection, contract: SourceContract, read: ReadResult,

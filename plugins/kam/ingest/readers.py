@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from kam.errors import BatchRefused
 from kam.warehouse import load_encodings
@@ -133,17 +132,11 @@ def _renumber_after_rejects(con: duckdb.DuckDBPyConnection, table: str, rejects:
     if not rejects:
         return
     thresholds = sorted(r.row_number for r in rejects)
-    frame = pd.DataFrame({
-        "t": [r - j for j, r in enumerate(thresholds, start=1)],
-        "k": list(range(1, len(thresholds) + 1))})
-    con.register("_kam_reject_thresholds", frame)
-    try:
-        con.execute(
-            f"create or replace temp table {table} as "
-            f"select b.* replace (b._kam_row + coalesce(t.k, 0) as _kam_row) from {table} b "
-            f"asof left join _kam_reject_thresholds t on b._kam_row > t.t order by b._kam_row")
-    finally:
-        con.unregister("_kam_reject_thresholds")
+    values = ", ".join(f"({r - j}, {j})" for j, r in enumerate(thresholds, start=1))
+    con.execute(
+        f"create or replace temp table {table} as "
+        f"select b.* replace (b._kam_row + coalesce(t.k, 0) as _kam_row) from {table} b "
+        f"asof left join (values {values}) as t(t, k) on b._kam_row > t.t order by b._kam_row")
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:

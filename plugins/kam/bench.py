@@ -1,0 +1,310 @@
+"""``kam bench``: the pipeline at a chosen scale against the engine floor and a pandas baseline.
+
+1. Generate a landing folder (``kam generate`` at ``--customers`` × ``--months``).
+2. Run the real DAGs (``kam run``: ``ingest``, then ``build_and_publish``) on a
+   fresh ``KAM_HOME``; per stage (ingest, dbt build, audit, publish) the wall
+   time comes from Airflow's task instances, rows/s from the rows the stage
+   handled, peak memory from the kernel's accounting of the child processes.
+3. Compute the same core marts two other ways, in this process:
+   (a) the *engine floor*: one hand-written DuckDB SQL script straight over the
+   landing files; (b) a *pandas baseline*: what a user might write instead.
+   The core marts are the order lines (latest version of each line up to the
+   run date) and revenue per customer and month.
+4. Reconcile the three (same line count, same revenue, same customer-month
+   revenue), print the figures and ratios, and append them to
+   ``docs/benchmarks.md`` with the machine's cores and memory.
+
+Figures are measured, never asserted: the smoke test in ``make test`` only
+checks that a tiny run works and reconciles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kam.config import Settings
+
+STAGES = {"ingest": ("ingest", "ingest_"), "dbt build": ("build_and_publish", "dbt_build"),
+          "audit": ("build_and_publish", "audit"), "publish": ("build_and_publish", "publish")}
+
+
+@dataclass
+class Figure:
+    name: str
+    seconds: float
+    rows: int | None = None
+    peak_rss_mb: float | None = None
+
+    @property
+    def rows_per_second(self) -> float | None:
+        return self.rows / self.seconds if self.rows and self.seconds > 0 else None
+
+
+@dataclass
+class BenchReport:
+    customers: int
+    months: int
+    rows: dict[str, int]
+    stages: list[Figure] = field(default_factory=list)
+    pipeline_seconds: float = 0.0
+    dag_seconds: dict[str, float] = field(default_factory=dict)
+    floor: Figure | None = None
+    pandas: Figure | None = None
+    reconciled: dict[str, object] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.reconciled) and all(v is True for k, v in self.reconciled.items() if k.endswith("_equal"))
+
+    def ratios(self) -> dict[str, float]:
+        out = {}
+        if self.floor and self.floor.seconds > 0:
+            out["pipeline / engine floor"] = self.pipeline_seconds / self.floor.seconds
+        if self.pandas and self.pipeline_seconds > 0:
+            out["pandas / pipeline"] = self.pandas.seconds / self.pipeline_seconds
+        stage = {f.name: f.seconds for f in self.stages}
+        if self.pipeline_seconds > 0 and "audit" in stage and "publish" in stage:
+            out["(audit + publish) / pipeline"] = (stage["audit"] + stage["publish"]) / self.pipeline_seconds
+        return out
+
+    def table(self) -> str:
+        def fmt(v, spec):
+            return "–" if v is None else format(v, spec)
+
+        lines = ["| stage | wall s | rows | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
+        for f in [*self.stages, *(x for x in (self.floor, self.pandas) if x)]:
+            lines.append(f"| {f.name} | {f.seconds:.1f} | {fmt(f.rows, ',')} | "
+                         f"{fmt(f.rows_per_second, ',.0f')} | {fmt(f.peak_rss_mb, ',.0f')} |")
+        lines.append(f"| whole pipeline (both DAGs, incl. Airflow and dbt start-up) | {self.pipeline_seconds:.1f} "
+                     f"| {self.rows.get('orders', 0):,} | – | {self.peak_rss_mb:,.0f} |")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        mem = _memory_gib()
+        head = (f"### {dt.datetime.now():%Y-%m-%d %H:%M} — {self.customers:,} customers × {self.months} months "
+                f"({', '.join(f'{k} {v:,}' for k, v in self.rows.items())})\n\n"
+                f"Machine: {os.cpu_count()} cores, {mem:.1f} GiB, {platform.platform()}, "
+                f"DuckDB {duckdb.__version__}.\n\n")
+        ratios = "\n".join(f"* {k}: **{v:.2f}×**" for k, v in self.ratios().items())
+        overhead = ", ".join(f"{k} {v:.1f} s" for k, v in self.dag_seconds.items())
+        return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n"
+                f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
+
+
+def _memory_gib() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return float("nan")
+
+
+def _children_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
+
+
+def _self_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _task_seconds(settings: Settings) -> dict[str, float]:
+    """Wall time per stage from Airflow's task instances (the last run of each DAG)."""
+    db = settings.airflow_home / "airflow.db"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "select dag_id, task_id, start_date, end_date from task_instance ti where run_id = "
+            "(select run_id from dag_run d where d.dag_id = ti.dag_id order by id desc limit 1)").fetchall()
+    finally:
+        con.close()
+    out: dict[str, float] = {}
+    for stage, (dag_id, prefix) in STAGES.items():
+        spans = [(dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e))
+                 for d, t, s, e in rows if d == dag_id and t.startswith(prefix) and s and e]
+        if spans:  # tasks of a stage run one after another (pool of one slot): first start to last end
+            out[stage] = (max(e for _, e in spans) - min(s for s, _ in spans)).total_seconds()
+    return out
+
+
+def engine_floor(landing: Path, run_date: dt.date, con: duckdb.DuckDBPyConnection) -> tuple[int, float, list]:
+    """The core marts in one DuckDB SQL script over the landing files (no checks, no lineage)."""
+    from kam.warehouse import load_encodings
+
+    load_encodings(con)
+    parts = []
+    for path in sorted((landing / "orders").iterdir()):
+        p = str(path).replace("'", "''")
+        if path.suffix == ".parquet":
+            src = f"select * from read_parquet('{p}')"
+        elif path.suffix == ".jsonl":
+            src = f"select * from read_json('{p}', format='newline_delimited', records=true)"
+        else:
+            enc = "utf-8"
+            try:
+                with path.open(encoding="utf-8") as fh:
+                    fh.read(1 << 20)
+            except UnicodeDecodeError:
+                enc = "gb18030"
+            src = f"select * from read_csv('{p}', header=true, all_varchar=true, encoding='{enc}')"
+        parts.append(f"""select cast(order_id as varchar) as order_id, cast(line_no as integer) as line_no,
+            cast(customer_id as varchar) as customer_id,
+            cast(replace(cast(order_date as varchar), '/', '-') as date) as order_date,
+            cast(replace(cast(net_amount as varchar), ',', '') as decimal(18, 2)) as net_amount,
+            cast(status as varchar) as status, cast(updated_at as timestamp) as updated_at
+            from ({src})""")
+    con.execute(f"""
+        create or replace temp table floor_lines as
+        select * from ({' union all '.join(parts)})
+        qualify row_number() over (partition by order_id, line_no order by updated_at desc) = 1
+    """)
+    con.execute(f"delete from floor_lines where order_date > date '{run_date.isoformat()}'")
+    monthly = con.execute("""
+        select customer_id, date_trunc('month', order_date) as month, sum(net_amount) as revenue
+        from floor_lines where status <> 'cancelled' group by all order by all""").fetchall()
+    lines, revenue = con.execute("select count(*), coalesce(sum(net_amount) filter (where status <> 'cancelled'), 0) "
+                                 "from floor_lines").fetchone()
+    return lines, float(revenue), monthly
+
+
+def pandas_baseline(landing: Path, run_date: dt.date) -> tuple[int, float, list]:
+    """The same core marts the way a pandas user would write them."""
+    import pandas as pd
+
+    frames = []
+    for path in sorted((landing / "orders").iterdir()):
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        elif path.suffix == ".jsonl":
+            df = pd.read_json(path, lines=True, dtype=False)
+        else:
+            try:
+                df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+            except UnicodeDecodeError:
+                df = pd.read_csv(path, dtype=str, encoding="gb18030")
+        df = df[["order_id", "line_no", "customer_id", "order_date", "net_amount", "status", "updated_at"]].copy()
+        df["net_amount"] = pd.to_numeric(df["net_amount"].astype(str).str.replace(",", "", regex=False))
+        df["order_date"] = pd.to_datetime(df["order_date"].astype(str).str.replace("/", "-", regex=False),
+                                          format="mixed")
+        df["updated_at"] = pd.to_datetime(df["updated_at"].astype(str), format="mixed")
+        df["line_no"] = pd.to_numeric(df["line_no"]).astype(int)
+        frames.append(df)
+    orders = pd.concat(frames, ignore_index=True)
+    orders = orders.sort_values("updated_at").drop_duplicates(["order_id", "line_no"], keep="last")
+    orders = orders[orders["order_date"] <= pd.Timestamp(run_date)]
+    revenue = orders[orders["status"] != "cancelled"]
+    monthly = (revenue.assign(month=revenue["order_date"].dt.to_period("M").dt.to_timestamp())
+               .groupby(["customer_id", "month"], as_index=False)["net_amount"].sum()
+               .sort_values(["customer_id", "month"]))
+    rows = [(c, m.to_pydatetime(), round(float(v), 2)) for c, m, v in monthly.itertuples(index=False)]
+    return len(orders), float(revenue["net_amount"].sum()), rows
+
+
+def _floor_job(landing: Path, run_date: dt.date, memory_limit: str, tmp_dir: str):
+    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": tmp_dir})
+    try:
+        return engine_floor(landing, run_date, con)
+    finally:
+        con.close()
+
+
+def _timed(func, *args):
+    started = time.monotonic()
+    result = func(*args)
+    return time.monotonic() - started, _self_peak_mb(), result
+
+
+def _measured(func, *args):
+    """Run ``func`` in a fresh child process: its own wall time and peak RSS, not ours."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_timed, (func, *args))
+
+
+def _published_core(path: Path) -> tuple[int, float, list]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        lines, revenue = con.execute("select count(*), coalesce(sum(net_amount) filter (where is_revenue), 0) "
+                                     "from fct_order_lines").fetchone()
+        monthly = con.execute("""select customer_id, date_trunc('month', order_date), sum(net_amount)
+                                 from fct_order_lines where is_revenue group by all order by all""").fetchall()
+    finally:
+        con.close()
+    return lines, float(revenue), monthly
+
+
+def _same_monthly(a: list, b: list) -> bool:
+    def norm(rows):
+        return [(c, dt.date(m.year, m.month, 1), round(float(v), 2)) for c, m, v in rows]
+
+    return norm(a) == norm(b)
+
+
+def run_bench(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date,
+              generate_data: bool = True, echo=print) -> BenchReport:
+    from kam.generate import generate
+    from kam.orchestrate import ensure_airflow, run_pipeline
+
+    landing = settings.landing_dir
+    if generate_data:
+        echo(f"generating {customers:,} customers × {months} months into {landing} …")
+        started = time.monotonic()
+        summary = generate(landing, customers=customers, months=months, seed=seed, end_date=run_date)
+        rows = summary.rows
+        echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
+    else:
+        rows = {}
+    ensure_airflow(settings)  # one-time set-up (metadata DB migration) is not part of a run
+    started = time.monotonic()
+    outcomes = run_pipeline(settings, run_date, echo=echo)
+    report = BenchReport(customers, months, rows, pipeline_seconds=time.monotonic() - started)
+    report.dag_seconds = {o.dag_id: o.seconds for o in outcomes}
+    report.peak_rss_mb = _children_peak_mb()
+    if not all(o.success for o in outcomes):
+        failed = next(o for o in outcomes if not o.success)
+        raise RuntimeError(f"benchmark pipeline failed in DAG {failed.dag_id}; log: {failed.log_path}")
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        loaded = dict(con.execute("select source, sum(rows_read) from ops.ingest_batches group by 1").fetchall())
+    report.rows = report.rows or {k: int(v) for k, v in loaded.items()}
+    pub_lines, pub_revenue, pub_monthly = _published_core(settings.published_path)
+    stage_rows = {"ingest": int(sum(loaded.values())), "dbt build": report.rows.get("orders"),
+                  "audit": pub_lines, "publish": pub_lines}
+    for stage, seconds in _task_seconds(settings).items():
+        report.stages.append(Figure(stage, seconds, stage_rows.get(stage)))
+
+    echo("engine floor (one DuckDB SQL script) …")
+    seconds, peak, floor = _measured(_floor_job, landing, run_date, settings.duckdb_memory_limit,
+                                     str(settings.tmp_dir))
+    report.floor = Figure("engine floor: DuckDB SQL script", seconds, report.rows.get("orders"), peak)
+    echo("pandas baseline …")
+    seconds, peak, baseline = _measured(pandas_baseline, landing, run_date)
+    report.pandas = Figure("pandas baseline", seconds, report.rows.get("orders"), peak)
+
+    report.reconciled = {
+        "order_lines": {"pipeline": pub_lines, "floor": floor[0], "pandas": baseline[0]},
+        "revenue": {"pipeline": round(pub_revenue, 2), "floor": round(floor[1], 2), "pandas": round(baseline[1], 2)},
+        "order_lines_equal": pub_lines == floor[0] == baseline[0],
+        "revenue_equal": round(pub_revenue, 2) == round(floor[1], 2) == round(baseline[1], 2),
+        "customer_month_revenue_equal": _same_monthly(pub_monthly, floor[2]) and _same_monthly(floor[2], baseline[2]),
+    }
+    return report
+
+
+def append_report(report: BenchReport, path: Path) -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# Benchmarks\n\nAppended by `kam bench` (`make bench`). Targets: DESIGN.md §6.\n\n",
+                        encoding="utf-8")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + report.markdown())

@@ -1,0 +1,39 @@
+"""`kam bench` at a tiny scale: it runs the real DAGs, the engine floor and the pandas baseline,
+reconciles the three and appends its figures. How fast is measured by `make bench`, never here."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import END_DATE, run_kam
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
+    report = tmp_path / "benchmarks.md"
+    work = tmp_path / "bench"
+    proc = run_kam(["bench", "--customers", "40", "--months", "13", "--date", END_DATE.isoformat(),
+                    "--workdir", str(work), "--report", str(report)], tmp_path / "home")
+    text = report.read_text()
+    assert text.startswith("# Benchmarks")
+    for row in ("| ingest |", "| dbt build |", "| audit |", "| publish |", "| engine floor: DuckDB SQL script |",
+                "| pandas baseline |", "| whole pipeline"):
+        assert row in text, row
+    assert re.search(r"pipeline / engine floor: \*\*[\d.]+×\*\*", text)
+    assert re.search(r"Machine: \d+ cores, [\d.]+ GiB", text)
+    assert '"order_lines_equal": true' in text and '"revenue_equal": true' in text
+    assert '"customer_month_revenue_equal": true' in text
+    assert "appended to" in proc.stdout
+    assert not work.exists()  # generated data and state are removed unless --keep
+
+
+def test_bench_refuses_a_non_empty_workdir(tmp_path):
+    work = tmp_path / "bench"
+    work.mkdir()
+    (work / "something").write_text("x")
+    proc = run_kam(["bench", "--workdir", str(work), "--report", "-"], tmp_path / "home", check=False)
+    assert proc.returncode == 2
+    assert "is not empty" in proc.stderr
+    assert (work / "something").exists()
