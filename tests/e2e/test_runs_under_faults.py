@@ -25,6 +25,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import duckdb
 import psutil
@@ -98,15 +99,34 @@ def killed_run(home, landing, *, kill_at=None, kill_when_dbt_runs=False):
 
 
 def wait_until_session_is_gone(sid: int, timeout: float = 60) -> None:
-    """SIGKILL is asynchronous: wait until every process of the session has died (zombies are dead)."""
+    """SIGKILL is asynchronous: wait until every thread of every process of the session has died.
+
+    A killed process's main thread can be a zombie while its other threads are still exiting and
+    its files (DuckDB's lock on the warehouse) are still open, so a zombie counts as gone only
+    when all its threads are.
+    """
     deadline = time.time() + timeout
     while time.time() < deadline:
-        alive = [p for p in psutil.process_iter(["status"])
-                 if _sid(p.pid) == sid and p.info["status"] != psutil.STATUS_ZOMBIE]
+        alive = [p.pid for p in psutil.process_iter() if _sid(p.pid) == sid and _has_live_thread(p.pid)]
         if not alive:
             return
         time.sleep(0.1)
     raise AssertionError(f"processes of session {sid} still alive after SIGKILL: {alive}")
+
+
+def _has_live_thread(pid: int) -> bool:
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):  # the state follows "(comm)"
+            return True
+    return False
 
 
 def _sid(pid: int) -> int | None:
