@@ -16,7 +16,8 @@ covering as (
     left join {{ ref('customer_tier_history') }} as history
         on history.customer_id = monthly.customer_id
         and history.valid_from <= monthly.as_of_month
-        and (history.valid_to is null or monthly.as_of_month < history.valid_to)
+        -- coalesce, not "is null or": a plain range condition keeps this a fast range join
+        and monthly.as_of_month < coalesce(history.valid_to, cast('9999-12-01' as date))
     group by monthly.customer_id, monthly.as_of_month, monthly.tier
 )
 

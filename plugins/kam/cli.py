@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_date = args.date or dt.date.today()
     print(f"kam run: landing {settings.landing_dir}, run date {run_date}, state in {settings.kam_home}, "
           f"target {settings.target}")
-    outcomes = run_pipeline(settings, run_date)
+    outcomes = run_pipeline(settings, run_date, full_refresh=args.full_refresh)
     _print_ingest_problems(settings)
     failed = [o for o in outcomes if not o.success]
     if failed:
@@ -242,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", choices=TARGETS, default=None,
                    help="where dbt builds and what is published: duckdb (default; published/analytics.duckdb) "
                         "or postgres (schema analytics on KAM_PG_DSN); default $KAM_TARGET")
+    r.add_argument("--full-refresh", action="store_true",
+                   help="rebuild every dbt model from all loaded batches (default: incremental, "
+                        "only what new batches touch; a full rebuild also happens by itself when "
+                        "models or rules changed)")
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="generate sample data and run everything")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,3 +78,128 @@ def run_dbt(settings: Settings, command: list[str], run_date: dt.date | None = N
     if returncode != 0 and not result.failures:
         result.failures.append(f"dbt {' '.join(command)} exited with {returncode} (see log)")
     return result
+
+
+# --- incremental or full ------------------------------------------------------------------
+
+FINGERPRINTED = ("dbt_project.yml", "models", "macros", "seeds")
+
+
+def fingerprint(settings: Settings, extra_vars: dict | None = None) -> str:
+    """A hash of what a build depends on besides the data: every model, macro and seed
+    file, dbt_project.yml (the business rules), the target and any extra vars."""
+    digest = hashlib.sha256()
+    root = settings.dbt_project_dir
+    for name in FINGERPRINTED:
+        path = root / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    digest.update(settings.target.encode())
+    digest.update(json.dumps(extra_vars or {}, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class BuildMode:
+    full_refresh: bool
+    reason: str
+    fingerprint: str
+    max_batch_id: int | None = None
+    rebuild_from_month: dt.date | None = None  # incremental: the first month recomputed
+
+    @property
+    def name(self) -> str:
+        return "full-refresh" if self.full_refresh else "incremental"
+
+    def dbt_vars(self) -> dict:
+        return {"rebuild_from_month": self.rebuild_from_month.isoformat()} if self.rebuild_from_month else {}
+
+
+# The months a new version of a fact touches: its own, and those of its older versions
+# (a correction can move a line to another month). Keys as in the fact models.
+FACT_MONTHS = {
+    "orders": (["order_id", "line_no"], "order_date"),
+    "complaints": (["complaint_id"], "cast(opened_at as date)"),
+    "visits": (["visit_id"], "visit_date"),
+}
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def build_mode(settings: Settings, run_date: dt.date, requested_full: bool = False,
+               extra_vars: dict | None = None) -> BuildMode:
+    """Incremental unless asked otherwise, or the last good build cannot be built on:
+    none yet, different models or rules, another target, a run date before it, or a
+    new customer-master batch (the master is current-state: it changes every month).
+    Incremental: months from the earliest one the new batches touch, or from the
+    previous run date's month (its last as-of date moves), are recomputed."""
+    from kam.warehouse import warehouse
+
+    current = fingerprint(settings, extra_vars)
+    with warehouse(settings) as con:
+        max_batch = con.execute("select max(batch_id) from ops.ingest_batches").fetchone()[0]
+
+        def full(reason: str) -> BuildMode:
+            return BuildMode(True, reason, current, max_batch)
+
+        if requested_full:
+            return full("requested (--full-refresh)")
+        last = con.execute("""select fingerprint, run_date, coalesce(max_batch_id, 0) from ops.dbt_builds
+                              where success and target = ? order by finished_at desc limit 1""",
+                           [settings.target]).fetchone()
+        if last is None:
+            return full("first build on this target")
+        last_fingerprint, last_run_date, last_batch = last
+        if last_fingerprint != current:
+            return full("models, seeds or configuration changed since the last build")
+        if run_date < last_run_date:
+            return full(f"run date {run_date} is before the last build's ({last_run_date})")
+        tables = {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+        if "customers" in tables and con.execute(
+                "select count(*) from raw.customers where _batch_id > ? or cast(created_at as date) between ? and ?",
+                [last_batch, last_run_date + dt.timedelta(days=1), run_date]).fetchone()[0]:
+            return full("customer master changed (current-state attributes apply to every month)")
+        months = [_month(last_run_date)]
+        for table, (keys, date_expr) in FACT_MONTHS.items():
+            if table not in tables:
+                continue
+            key_list = ", ".join(keys)
+            touched = con.execute(f"""
+                select min({date_expr}) from raw.{table}
+                where ({key_list}) in (select {key_list} from raw.{table} where _batch_id > ?)""",
+                                  [last_batch]).fetchone()[0]
+            if touched is not None:
+                months.append(_month(touched))
+    from_month = min(months)
+    return BuildMode(False, f"new batches after {last_batch}: months from {from_month:%Y-%m} recomputed",
+                     current, max_batch, from_month)
+
+
+def record_build(settings: Settings, run_id: str | None, run_date: dt.date, mode: BuildMode,
+                 success: bool, started: dt.datetime, seconds: float) -> None:
+    from kam.warehouse import warehouse
+
+    with warehouse(settings) as con:
+        con.execute("""insert into ops.dbt_builds (run_id, run_date, target, mode, reason, fingerprint,
+                           max_batch_id, rebuild_from_month, success, seconds, started_at, finished_at)
+                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [run_id, run_date, settings.target, mode.name, mode.reason, mode.fingerprint,
+                     mode.max_batch_id, mode.rebuild_from_month, success, seconds, started,
+                     started + dt.timedelta(seconds=seconds)])
+
+
+def build(settings: Settings, run_date: dt.date, run_id: str | None = None,
+          full_refresh: bool = False) -> tuple[DbtResult, BuildMode]:
+    """One ``dbt build`` for the whole graph, incremental when it can be, recorded in ops.dbt_builds."""
+    mode = build_mode(settings, run_date, full_refresh)
+    log.info("dbt build: %s (%s)", mode.name, mode.reason)
+    started = dt.datetime.now()
+    clock = time.monotonic()
+    result = run_dbt(settings, ["build", *(["--full-refresh"] if mode.full_refresh else [])],
+                     run_date=run_date, extra_vars=mode.dbt_vars())
+    record_build(settings, run_id, run_date, mode, result.success, started, time.monotonic() - clock)
+    return result, mode

@@ -124,13 +124,15 @@ def _unique(lines: list[str]) -> list[str]:
     return list(seen)
 
 
-def run_pipeline(settings: Settings, run_date: dt.date, echo=print) -> list[DagRunOutcome]:
-    """Ingest, then build, audit and publish, through Airflow. Stops after a failed DAG."""
+def run_pipeline(settings: Settings, run_date: dt.date, echo=print,
+                 full_refresh: bool = False) -> list[DagRunOutcome]:
+    """Ingest, then build, audit and publish, through Airflow. Stops after a failed DAG.
+    ``full_refresh`` rebuilds every dbt model instead of only what new batches touch."""
     ensure_airflow(settings)
     outcomes = []
     for dag_id in DAG_ORDER:
         echo(f"→ running DAG {dag_id} for {run_date} …")
-        outcome = run_dag(settings, dag_id, run_date)
+        outcome = run_dag(settings, dag_id, run_date, {"full_refresh": True} if full_refresh else None)
         outcomes.append(outcome)
         state = "succeeded" if outcome.success else "FAILED"
         echo(f"  {dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")

@@ -20,11 +20,14 @@ from kam.config import load_settings
 log = logging.getLogger(__name__)
 
 
+def _conf(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    return getattr(context.get("dag_run"), "conf", None) or context.get("conf") or {}
+
+
 def run_date_from(context: Mapping[str, Any]) -> dt.date:
     """The run date: ``conf.run_date`` (kam run, REST trigger), else the run date the ingest
     tasks put on the asset events that triggered this run, else the logical date, else today."""
-    dag_run = context.get("dag_run")
-    conf = getattr(dag_run, "conf", None) or context.get("conf") or {}
+    conf = _conf(context)
     if conf.get("run_date"):
         return dt.date.fromisoformat(str(conf["run_date"]))
     events = context.get("triggering_asset_events") or {}
@@ -36,6 +39,12 @@ def run_date_from(context: Mapping[str, Any]) -> dt.date:
     if logical is not None:
         return logical.date()
     return dt.date.today()
+
+
+def full_refresh_from(context: Mapping[str, Any]) -> bool:
+    """``conf.full_refresh`` (kam run --full-refresh, REST trigger): rebuild every model."""
+    value = _conf(context).get("full_refresh", False)
+    return value is True or str(value).lower() in ("true", "1", "yes")
 
 
 def run_id_from(context: Mapping[str, Any]) -> str | None:
@@ -100,19 +109,21 @@ def _sync_to_server(settings) -> dict[str, int]:
 
 
 def dbt_build_task(context: Mapping[str, Any]) -> dict:
-    """``dbt build`` (seeds, models, tests) on the working warehouse; a failure refuses publication."""
-    from kam.dbt import run_dbt
+    """``dbt build`` (seeds, models, tests) on the working warehouse, incremental unless
+    ``conf.full_refresh`` asks for a full rebuild; a failure refuses publication."""
+    from kam.dbt import build
     from kam.publish import record_refusal
 
     settings = load_settings()
     run_date = run_date_from(context)
-    result = run_dbt(settings, ["build"], run_date=run_date)
+    result, mode = build(settings, run_date, run_id_from(context), full_refresh=full_refresh_from(context))
     if not result.success:
         record_refusal(settings, run_id_from(context), run_date,
                        "dbt build failed: " + "; ".join(result.failures[:20]),
                        {"dbt": result.counts, "failed": result.failures}, interval_from(context))
         _fail(f"dbt build failed, publication refused: {'; '.join(result.failures[:5])}")
-    return {"dbt": result.counts, "warnings": result.warnings[:20]}
+    return {"dbt": result.counts, "mode": mode.name, "mode_reason": mode.reason,
+            "warnings": result.warnings[:20]}
 
 
 def audit_task(context: Mapping[str, Any]) -> dict:

@@ -63,6 +63,20 @@ create table if not exists ops.tier_publication_log (
     customer_id varchar not null,
     tier varchar not null
 );
+create table if not exists ops.dbt_builds (
+    run_id varchar,
+    run_date date not null,
+    target varchar not null,
+    mode varchar not null,            -- incremental | full-refresh
+    reason varchar not null,          -- why this mode
+    fingerprint varchar not null,     -- models, macros, seeds and configuration built
+    max_batch_id bigint,              -- the last batch the build saw
+    rebuild_from_month date,          -- incremental: first month recomputed
+    success boolean not null,
+    seconds double not null,
+    started_at timestamp not null,
+    finished_at timestamp not null
+);
 -- columns added after the first release (older warehouses are upgraded in place)
 alter table ops.ingest_batches add column if not exists gx_docs varchar;
 alter table ops.publications add column if not exists data_interval_start timestamp;

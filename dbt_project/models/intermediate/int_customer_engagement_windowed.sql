@@ -1,11 +1,32 @@
 -- One row per customer per month: visits and relationship (DOMAIN §4
 -- customer and engagement metrics) over the trailing window or as of the month.
+-- Incremental by month: reads the trailing window before kam_from_month(); the
+-- latest visit before that comes from `before`, so "latest ever" stays exact.
+{%- set read_from = kam_read_from_month(var('window_months') - 1) %}
+{{ kam_monthly_config() }}
 with spine as (
     select * from {{ ref('int_customer_months_spined') }}
+    where as_of_month >= {{ read_from }}
+),
+
+all_visits as (
+    select * from {{ ref('fct_visits') }}
+),
+
+before as (
+    -- per customer, the latest visit month and date before the months read
+    select
+        customer_id,
+        max(visit_month) as visit_month,
+        max(visit_date) as last_visit_date
+    from all_visits
+    where visit_month < {{ read_from }}
+    group by customer_id
 ),
 
 visits as (
-    select * from {{ ref('fct_visits') }}
+    select * from all_visits
+    where visit_month >= {{ read_from }}
 ),
 
 ranked_visits as (
@@ -21,7 +42,9 @@ ranked_visits as (
             partition by customer_id, visit_month
             order by visit_date desc, visit_id desc
         ) as recency_rank
-    from visits
+    from all_visits
+    where visit_month >= {{ read_from }}
+        or (customer_id, visit_month) in (select customer_id, visit_month from before)
 ),
 
 monthly as (
@@ -41,16 +64,16 @@ spined as (
         spine.as_of_date,
         coalesce(monthly.visits, 0) as visits_in_month,
         -- latest month with a visit up to this one (no IGNORE NULLS: portable)
-        max(monthly.visit_month) over (
+        coalesce(max(monthly.visit_month) over (
             partition by spine.customer_id
             order by spine.as_of_month
             rows between unbounded preceding and current row
-        ) as latest_visit_month,
-        max(monthly.last_visit_date) over (
+        ), before.visit_month) as latest_visit_month,
+        coalesce(max(monthly.last_visit_date) over (
             partition by spine.customer_id
             order by spine.as_of_month
             rows between unbounded preceding and current row
-        ) as last_visit_date,
+        ), before.last_visit_date) as last_visit_date,
         sum(coalesce(monthly.visits, 0)) over (
             partition by spine.customer_id
             order by spine.as_of_month
@@ -60,6 +83,8 @@ spined as (
     left join monthly
         on spine.customer_id = monthly.customer_id
         and spine.as_of_month = monthly.visit_month
+    left join before
+        on spine.customer_id = before.customer_id
 ),
 
 roles as (
@@ -71,6 +96,7 @@ roles as (
     from spine
     inner join visits
         on visits.customer_id = spine.customer_id
+        and spine.as_of_month >= {{ kam_from_month() }}
         and visits.visit_month >= spine.window_start_month
         and visits.visit_month <= spine.as_of_month
     where visits.buyer_role is not null
@@ -96,6 +122,7 @@ final as (
     left join roles
         on spined.customer_id = roles.customer_id
         and spined.as_of_month = roles.as_of_month
+    where spined.as_of_month >= {{ kam_from_month() }}
 )
 
 select * from final

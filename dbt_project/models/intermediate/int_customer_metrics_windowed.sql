@@ -1,13 +1,26 @@
 -- One row per customer per month: every DOMAIN §4 metric over the trailing
 -- window of var('window_months') months ending with the as-of month.
 -- Window sums use ROWS frames on the hole-free monthly spine.
+-- Incremental by month: reads 2 windows before kam_from_month() (previous_revenue);
+-- the last order before that comes from `before`.
 {%- set w = var('window_months') %}
+{%- set read_from = kam_read_from_month(2 * w - 1) %}
+{{ kam_monthly_config() }}
 with spine as (
     select * from {{ ref('int_customer_months_spined') }}
+    where as_of_month >= {{ read_from }}
 ),
 
 sales as (
     select * from {{ ref('int_customer_sales_monthly') }}
+    where order_month >= {{ read_from }}
+),
+
+before as (
+    select customer_id, max(last_order_date) as last_order_date
+    from {{ ref('int_customer_sales_monthly') }}
+    where order_month < {{ read_from }}
+    group by customer_id
 ),
 
 customers as (
@@ -29,11 +42,14 @@ monthly as (
         coalesce(sales.order_days, 0) as month_order_days,
         sales.first_order_date as month_first_order_date,
         sales.last_order_date as month_last_order_date,
-        sales.largest_order_amount as month_largest_order_amount
+        sales.largest_order_amount as month_largest_order_amount,
+        before.last_order_date as before_last_order_date
     from spine
     left join sales
         on spine.customer_id = sales.customer_id
         and spine.as_of_month = sales.order_month
+    left join before
+        on spine.customer_id = before.customer_id
 ),
 
 windowed as (
@@ -65,10 +81,10 @@ windowed as (
             partition by customer_id order by as_of_month
             rows between {{ w - 1 }} preceding and current row
         ) as first_order_date_in_window,
-        max(month_last_order_date) over (
+        coalesce(max(month_last_order_date) over (
             partition by customer_id order by as_of_month
             rows between unbounded preceding and current row
-        ) as last_order_date,
+        ), before_last_order_date) as last_order_date,
         -- revenue per month, kept for the rising-star and churn explanations
         month_revenue
     from monthly
@@ -154,6 +170,7 @@ final as (
     left join {{ ref('int_customer_engagement_windowed') }} as engagement
         on windowed.customer_id = engagement.customer_id
         and windowed.as_of_month = engagement.as_of_month
+    where windowed.as_of_month >= {{ kam_from_month() }}
 )
 
 select * from final

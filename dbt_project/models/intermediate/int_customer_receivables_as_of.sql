@@ -1,8 +1,10 @@
 -- One row per customer per month: receivables as they stood at the as-of date
 -- (DOMAIN §4 collection_rate, overdue_amount, avg_days_to_pay). A line counts as
 -- paid only if it was paid by the as-of date, so history is point-in-time.
+{{ kam_monthly_config() }}
 with spine as (
     select * from {{ ref('int_customer_months_spined') }}
+    where as_of_month >= {{ kam_from_month() }}
 ),
 
 invoices as (

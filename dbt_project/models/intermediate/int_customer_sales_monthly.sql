@@ -1,8 +1,15 @@
 -- One row per customer per month with orders: the additive pieces of the
 -- sales and financial metrics (DOMAIN §4), summed over windows downstream.
+-- Incremental by month (kam_monthly_config): only orders with a line in a month
+-- being recomputed are read, whole (an order's month is its first line's).
+{{ kam_monthly_config('order_month') }}
 with order_lines as (
     select * from {{ ref('fct_order_lines') }}
     where is_revenue
+        and order_id in (
+            select order_id from {{ ref('fct_order_lines') }}
+            where order_month >= {{ kam_from_month() }}
+        )
 ),
 
 orders as (
@@ -64,3 +71,4 @@ final as (
 )
 
 select * from final
+where order_month >= {{ kam_from_month() }}

@@ -7,9 +7,12 @@
 -- placed on the same scale (share of revenue customers strictly below them),
 -- and get customer and service scores only. A dimension score is the
 -- weighted mean of its available indicator scores.
+-- Incremental by month: ranks are within a month, so only the months recomputed are read.
 {%- set indicators = var('scorecard_indicators') %}
+{{ kam_monthly_config() }}
 with metrics as (
     select * from {{ ref('int_customer_metrics_windowed') }}
+    where as_of_month >= {{ kam_from_month() }}
 ),
 
 candidates as (

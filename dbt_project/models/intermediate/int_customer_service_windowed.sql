@@ -1,5 +1,6 @@
 -- One row per customer per month: service metrics (DOMAIN §4) over the
 -- trailing window, and the complaint state at the as-of date (for §8 alerts).
+{{ kam_monthly_config() }}
 with spine as (
     select
         customer_id,
@@ -8,6 +9,7 @@ with spine as (
         window_start_month,
         {{ end_of_day('as_of_date') }} as as_of_end
     from {{ ref('int_customer_months_spined') }}
+    where as_of_month >= {{ kam_from_month() }}
 ),
 
 complaints as (

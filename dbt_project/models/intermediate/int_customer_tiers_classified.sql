@@ -4,12 +4,17 @@
 {%- set tt = var('tier_thresholds') %}
 {%- set abc = var('abc_thresholds') %}
 {%- set pka = var('pseudo_key_account') %}
+{#- incremental by month: the demotion grace reads the N - 1 months before -#}
+{%- set read_from = kam_read_from_month(var('demotion_grace_months') - 1) %}
+{{ kam_monthly_config() }}
 with metrics as (
     select * from {{ ref('int_customer_metrics_windowed') }}
+    where as_of_month >= {{ read_from }}
 ),
 
 scores as (
     select * from {{ ref('int_customer_scores_ranked') }}
+    where as_of_month >= {{ read_from }}
 ),
 
 tier_ranks as (
@@ -190,6 +195,7 @@ final as (
     from overridden
     inner join tier_ranks as labels
         on overridden.tier = labels.tier
+    where overridden.as_of_month >= {{ kam_from_month() }}
 )
 
 select * from final

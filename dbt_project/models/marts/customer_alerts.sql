@@ -1,6 +1,8 @@
 -- One row per customer, alert and month (预警, DOMAIN §8), each with a readable
 -- reason quoting the numbers behind it. Thresholds are dbt vars.
+-- Incremental by month: reads the months before kam_from_month() that the lags need.
 {%- set n = var('rising_star_months') %}
+{{ kam_monthly_config() }}
 with monthly as (
     select
         cvm.*,
@@ -10,6 +12,7 @@ with monthly as (
         {%- endfor %}
         {{ var('window_months') }} as window_months
     from {{ ref('customer_value_monthly') }} as cvm
+    where as_of_month >= {{ kam_read_from_month([n, 1] | max) }}
 ),
 
 ranks as (
@@ -87,6 +90,7 @@ overdue_payment as (
             || ' days past due; total overdue ' || {{ num_text('overdue_amount') }} || ')' as reason
     from {{ ref('int_customer_tiers_classified') }}
     where overdue_past_limit_amount > 0.005
+        and as_of_month >= {{ kam_from_month() }}
 ),
 
 under_visited as (
@@ -173,3 +177,4 @@ select
     alert_type,
     reason
 from final
+where as_of_month >= {{ kam_from_month() }}

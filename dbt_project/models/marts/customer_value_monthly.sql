@@ -1,7 +1,11 @@
 -- One row per customer per as_of_month: the scorecard, the classes and the
 -- metrics behind them (DOMAIN §4-§6), so BI can explain every tier.
+-- Incremental by month (kam_monthly_config): a daily run replaces the months from
+-- var('rebuild_from_month') on; `kam run --full-refresh` gives the same rows.
+{{ kam_monthly_config() }}
 with classified as (
     select * from {{ ref('int_customer_tiers_classified') }}
+    where as_of_month >= {{ kam_from_month() }}
 ),
 
 labels as (

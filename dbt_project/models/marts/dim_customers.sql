@@ -1,21 +1,22 @@
 -- One row per customer: the master data plus an inferred member for every
 -- customer that appears in facts before its master row arrived (DESIGN.md §3).
--- No personal contact data.
+-- No personal contact data. Activity comes from the facts (latest versions up to
+-- the run date), so the incremental facts are not ranked again here.
 with customers as (
     select * from {{ ref('stg_crm__customers') }}
     where cast(created_at as date) <= {{ kam_run_date() }}
 ),
 
 order_lines as (
-    select * from {{ ref('stg_erp__order_lines') }}
+    select * from {{ ref('fct_order_lines') }}
 ),
 
 complaints as (
-    select * from {{ ref('stg_ticketing__complaints') }}
+    select * from {{ ref('fct_complaints') }}
 ),
 
 visits as (
-    select * from {{ ref('stg_crm__visits') }}
+    select * from {{ ref('fct_visits') }}
 ),
 
 fact_dates as (

@@ -1,7 +1,10 @@
 -- One row per complaint (latest version) opened up to the run date.
+-- Incremental: a daily run rewrites only the keys with new versions (kam_changed_keys,
+-- macros/run_context.sql); `kam run --full-refresh` rebuilds it and gives the same rows.
+{%- set in_range = "cast(opened_at as date) <= " ~ kam_run_date() %}
+{{ kam_fact_config('complaint_id', in_range) }}
 with complaints as (
-    select * from {{ ref('stg_ticketing__complaints') }}
-    where cast(opened_at as date) <= {{ kam_run_date() }}
+    {{ kam_latest_changed(ref('stg_ticketing__complaints'), ['complaint_id'], 'opened_at', in_range) }}
 ),
 
 final as (

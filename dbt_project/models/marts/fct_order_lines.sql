@@ -1,7 +1,10 @@
 -- One row per order line (latest version) dated up to the run date.
+-- Incremental: a daily run rewrites only the keys with new versions (kam_changed_keys,
+-- macros/run_context.sql); `kam run --full-refresh` rebuilds it and gives the same rows.
+{%- set in_range = "order_date <= " ~ kam_run_date() %}
+{{ kam_fact_config('order_line_id', in_range) }}
 with order_lines as (
-    select * from {{ ref('stg_erp__order_lines') }}
-    where order_date <= {{ kam_run_date() }}
+    {{ kam_latest_changed(ref('stg_erp__order_lines'), ['order_id', 'line_no'], 'order_date', in_range) }}
 ),
 
 final as (

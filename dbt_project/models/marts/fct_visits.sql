@@ -1,7 +1,10 @@
 -- One row per sales visit (latest version) up to the run date.
+-- Incremental: a daily run rewrites only the keys with new versions (kam_changed_keys,
+-- macros/run_context.sql); `kam run --full-refresh` rebuilds it and gives the same rows.
+{%- set in_range = "visit_date <= " ~ kam_run_date() %}
+{{ kam_fact_config('visit_id', in_range) }}
 with visits as (
-    select * from {{ ref('stg_crm__visits') }}
-    where visit_date <= {{ kam_run_date() }}
+    {{ kam_latest_changed(ref('stg_crm__visits'), ['visit_id'], 'visit_date', in_range) }}
 ),
 
 stages as (

@@ -47,6 +47,8 @@ class GenerationSummary:
     end_date: dt.date
     files: dict[str, list[str]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    # with daily_tail: the files of the last day's delivery (source/name), to hold back
+    last_day_files: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         parts = ", ".join(f"{k} {v:,} rows in {len(self.files[k])} file(s)"
@@ -416,8 +418,13 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int = 42,
-             end_date: dt.date | None = None) -> GenerationSummary:
-    """Write a landing folder (``out_dir/<source>/...``) and return what was written."""
+             end_date: dt.date | None = None, daily_tail: bool = False) -> GenerationSummary:
+    """Write a landing folder (``out_dir/<source>/...``) and return what was written.
+
+    ``daily_tail``: the orders, complaints and visits of ``end_date`` go into daily files
+    (``*_daily_YYYYMMDD``) instead of the period files; with the corrections file they
+    are that day's delivery (``summary.last_day_files``), for incremental-run tests and
+    the benchmark's daily run."""
     if customers < 10:
         raise KamError("customers must be at least 10 (the planted stories need ids 1-9)")
     if months < 13:
@@ -435,9 +442,21 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
         summary.files[source] = []
         summary.rows[source] = 0
 
-    def record(source: str, path: Path, rows: int) -> None:
+    def record(source: str, path: Path, rows: int, last_day: bool = False) -> None:
         summary.files[source].append(path.name)
         summary.rows[source] += rows
+        if last_day:
+            summary.last_day_files.append(f"{source}/{path.name}")
+
+    def tail(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(the rows before end_date, the rows dated or updated on end_date, e.g. an older
+        order line paid that day) — all before without daily_tail."""
+        if not daily_tail:
+            return frame, frame.iloc[0:0]
+        last_day = pd.Timestamp(end_date)
+        on_last_day = (pd.to_datetime(frame[column]).dt.normalize() >= last_day) \
+            | (pd.to_datetime(frame["updated_at"]).dt.normalize() >= last_day)
+        return frame[~on_last_day], frame[on_last_day]
 
     # customers: an initial snapshot (GB18030, Chinese style) and a later delta (UTF-8)
     master = cust[cust["_archetype"] != "unmastered"]
@@ -454,6 +473,22 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
     p = Path(out_dir) / "customers" / f"customers_changes_{end_date:%Y%m%d}.csv"
     _write_csv(changed, p, "utf-8", chinese_style=False)
     record("customers", p, len(changed))
+
+    orders, orders_today = tail(orders, "order_date")
+    complaints, complaints_today = tail(complaints, "opened_at")
+    visits, visits_today = tail(visits, "visit_date")
+    if daily_tail:
+        stamp = f"{end_date:%Y%m%d}"
+        for source, frame, name, write in (
+                ("orders", orders_today, f"orders_daily_{stamp}.csv",
+                 lambda f, p: _write_csv(f, p, "utf-8", chinese_style=False)),
+                ("complaints", complaints_today, f"complaints_daily_{stamp}.jsonl", _write_jsonl),
+                ("visits", visits_today, f"visits_daily_{stamp}.parquet", _write_parquet)):
+            if frame.empty:  # nothing happened that day: no file (an empty file is refused)
+                continue
+            p = Path(out_dir) / source / name
+            write(frame, p)
+            record(source, p, len(frame), last_day=True)
 
     # orders: one file per quarter, rotating the formats real ERPs produce
     quarter = pd.PeriodIndex(pd.to_datetime(orders["order_date"]), freq="Q")
@@ -481,7 +516,7 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
     fix["updated_at"] = pd.Timestamp(end_date) - pd.Timedelta(hours=6)
     p = Path(out_dir) / "orders" / f"orders_corrections_{end_date:%Y%m%d}.jsonl"
     _write_jsonl(fix, p)
-    record("orders", p, len(fix))
+    record("orders", p, len(fix), last_day=True)
 
     # complaints: JSON Lines per year; visits: Parquet per year
     for year, part in complaints.groupby(complaints["opened_at"].dt.year):

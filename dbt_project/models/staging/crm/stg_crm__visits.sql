@@ -1,6 +1,6 @@
--- One row per visit (latest version).
-with latest as (
-    {{ latest_version(source('crm', 'visits'), ['visit_id']) }}
+-- One row per loaded version of a visit; fct_visits keeps the latest.
+with versions as (
+    select * from {{ source('crm', 'visits') }}
 ),
 
 final as (
@@ -14,8 +14,9 @@ final as (
         sales_stage,
         relationship_level,
         updated_at,
-        _batch_id as source_batch_id
-    from latest
+        _batch_id as source_batch_id,
+        _row_number as source_row_number
+    from versions
 )
 
 select * from final

@@ -1,7 +1,7 @@
--- One row per order line (latest version: corrections with a later updated_at
--- replace the earlier line, DESIGN.md §2).
-with latest as (
-    {{ latest_version(source('erp', 'orders'), ['order_id', 'line_no']) }}
+-- One row per loaded version of an order line (typed, renamed, with lineage).
+-- fct_order_lines keeps the latest version of each line (DESIGN.md §2).
+with versions as (
+    select * from {{ source('erp', 'orders') }}
 ),
 
 final as (
@@ -23,8 +23,9 @@ final as (
         paid_amount,
         paid_date,
         updated_at,
-        _batch_id as source_batch_id
-    from latest
+        _batch_id as source_batch_id,
+        _row_number as source_row_number
+    from versions
 )
 
 select * from final

@@ -1,6 +1,6 @@
--- One row per complaint (latest version).
-with latest as (
-    {{ latest_version(source('ticketing', 'complaints'), ['complaint_id']) }}
+-- One row per loaded version of a complaint; fct_complaints keeps the latest.
+with versions as (
+    select * from {{ source('ticketing', 'complaints') }}
 ),
 
 final as (
@@ -16,8 +16,9 @@ final as (
         resolved_at,
         satisfaction,
         updated_at,
-        _batch_id as source_batch_id
-    from latest
+        _batch_id as source_batch_id,
+        _row_number as source_row_number
+    from versions
 )
 
 select * from final
