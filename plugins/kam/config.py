@@ -28,6 +28,13 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"environment variable {name}={raw!r} is not a number") from exc
 
 
+def _env_int(name: str, default: int) -> int:
+    value = _env_float(name, default)
+    if value != int(value) or value < 1:
+        raise ValueError(f"environment variable {name}={os.environ.get(name)!r} must be a positive whole number")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where state lives and the ingest limits. Build with :func:`load_settings`."""
@@ -37,6 +44,7 @@ class Settings:
     max_bad_row_share: float = 0.10
     duckdb_memory_limit: str = "4GB"
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
+    gx_max_rows: int = 1_000_000  # KAM_GX_MAX_ROWS: GX validates a sample of larger marts
     repo_root: Path = REPO_ROOT
     expectations_override: Path | None = None  # KAM_EXPECTATIONS_DIR: another set of suites
     target: str = "duckdb"  # KAM_TARGET: where dbt builds and what is published (duckdb | postgres)
@@ -119,6 +127,7 @@ class Settings:
             "KAM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "KAM_WAREHOUSE_PATH": str(self.warehouse_path),
             "KAM_DBT_THREADS": str(self.dbt_threads),
+            "KAM_GX_MAX_ROWS": str(self.gx_max_rows),
             **({"KAM_EXPECTATIONS_DIR": str(self.expectations_override)}
                if self.expectations_override else {}),
         }
@@ -137,6 +146,7 @@ def load_settings() -> Settings:
         max_bad_row_share=share,
         duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "4GB"),
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
+        gx_max_rows=_env_int("KAM_GX_MAX_ROWS", 1_000_000),
         expectations_override=(Path(os.environ["KAM_EXPECTATIONS_DIR"]).resolve()
                                if os.environ.get("KAM_EXPECTATIONS_DIR") else None),
         target=(os.environ.get("KAM_TARGET") or "duckdb").strip().lower(),

@@ -123,6 +123,9 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
         lines.append(f"serving         #{report['serving_publication']} (rolled back; see kam rollback --list)")
     for warning in (pub or {}).get("audit_summary", {}).get("warnings", [])[:10]:
         lines.append(f"  warning: {warning[:300]}")
+    for mart, sampled in (pub or {}).get("audit_summary", {}).get("gx_sampled", {}).items():
+        lines.append(f"  GX on {mart}: a sample of {sampled['validated_rows']:,} of {sampled['rows']:,} rows "
+                     f"(every row passed the dbt tests)")
     ref = report.get("last_refusal")
     if ref and (not pub or ref["publication_id"] > pub["publication_id"]):
         lines.append(f"last refused    #{ref['publication_id']} at {ref['finished_at']} ({ref['status']}): "

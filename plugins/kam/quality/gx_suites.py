@@ -122,6 +122,23 @@ def load_suite(path: Path):
     )
 
 
+def suite_columns(path: Path) -> list[str] | None:
+    """The columns a suite reads (from its expectations' column kwargs), in first-use
+    order; None when some expectation may read others (a row condition, a table-wide
+    expectation), so the caller must fetch every column."""
+    columns: dict[str, None] = {}
+    for exp in json.loads(Path(path).read_text(encoding="utf-8")).get("expectations", []):
+        kwargs = exp.get("kwargs", {})
+        if "row_condition" in kwargs or not exp.get("type", "").startswith("expect_column"):
+            return None
+        names = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs]
+        names += list(kwargs.get("column_list") or [])
+        if not names:
+            return None
+        columns.update(dict.fromkeys(names))
+    return list(columns)
+
+
 def _parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
     return {
         k: (pd.Timestamp(v) if isinstance(v, str) and k.endswith("_date") else v)
