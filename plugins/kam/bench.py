@@ -62,6 +62,7 @@ class BenchReport:
     pandas: Figure | None = None
     reconciled: dict[str, object] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    daily: dict = field(default_factory=dict)  # the daily incremental run after the full one
 
     @property
     def ok(self) -> bool:
@@ -76,6 +77,10 @@ class BenchReport:
         stage = {f.name: f.seconds for f in self.stages}
         if self.pipeline_seconds > 0 and "audit" in stage and "publish" in stage:
             out["(audit + publish) / pipeline"] = (stage["audit"] + stage["publish"]) / self.pipeline_seconds
+        if self.daily and self.pipeline_seconds > 0:
+            out["daily incremental run / full run"] = self.daily["seconds"] / self.pipeline_seconds
+            out["daily incremental dbt build / full dbt build"] = (self.daily["dbt_build_seconds"]
+                                                                  / self.daily["full_dbt_build_seconds"])
         return out
 
     def table(self) -> str:
@@ -98,8 +103,15 @@ class BenchReport:
                 f"DuckDB {duckdb.__version__}.\n\n")
         ratios = "\n".join(f"* {k}: **{v:.2f}×**" for k, v in self.ratios().items())
         overhead = ", ".join(f"{k} {v:.1f} s" for k, v in self.dag_seconds.items())
-        return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n"
-                f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
+        daily = ""
+        if self.daily:
+            d = self.daily
+            dags = ", ".join(f"{k} {v:.1f} s" for k, v in d["dags"].items())
+            daily = (f"* daily incremental run (the last day's files): {d['seconds']:.1f} s "
+                     f"(dbt build {d['dbt_build_seconds']:.1f} s vs {d['full_dbt_build_seconds']:.1f} s full; "
+                     f"DAGs {dags})\n")
+        return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n" + daily
+                + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
 
 
 def _memory_gib() -> float:
@@ -114,6 +126,14 @@ def _children_peak_mb() -> float:
 
 
 def _self_peak_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec,
+    so a spawned worker would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -250,37 +270,73 @@ def _same_monthly(a: list, b: list) -> bool:
     return norm(a) == norm(b)
 
 
-def run_bench(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date,
-              generate_data: bool = True, echo=print) -> BenchReport:
-    from kam.generate import generate
-    from kam.orchestrate import ensure_airflow, run_pipeline
+def _timed_pipeline(settings: Settings, run_date: dt.date, echo):
+    from kam.orchestrate import run_pipeline
 
-    landing = settings.landing_dir
-    if generate_data:
-        echo(f"generating {customers:,} customers × {months} months into {landing} …")
-        started = time.monotonic()
-        summary = generate(landing, customers=customers, months=months, seed=seed, end_date=run_date)
-        rows = summary.rows
-        echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
-    else:
-        rows = {}
-    ensure_airflow(settings)  # one-time set-up (metadata DB migration) is not part of a run
     started = time.monotonic()
     outcomes = run_pipeline(settings, run_date, echo=echo)
-    report = BenchReport(customers, months, rows, pipeline_seconds=time.monotonic() - started)
-    report.dag_seconds = {o.dag_id: o.seconds for o in outcomes}
-    report.peak_rss_mb = _children_peak_mb()
+    seconds = time.monotonic() - started
     if not all(o.success for o in outcomes):
         failed = next(o for o in outcomes if not o.success)
         raise RuntimeError(f"benchmark pipeline failed in DAG {failed.dag_id}; log: {failed.log_path}")
+    return seconds, outcomes
 
+
+def _build_seconds(settings: Settings) -> float:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute("select seconds from ops.dbt_builds order by finished_at desc limit 1").fetchone()[0]
+
+
+def run_bench(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date,
+              generate_data: bool = True, echo=print) -> BenchReport:
+    """The full run covers everything up to the day before ``run_date``; then the last
+    day's delivery (daily files) lands and the daily incremental run is measured."""
+    import shutil
+
+    from kam.generate import generate
+    from kam.orchestrate import ensure_airflow
+
+    landing = settings.landing_dir
+    held = landing.parent / "held_back_last_day"
+    daily: list[str] = []
+    if generate_data:
+        echo(f"generating {customers:,} customers × {months} months into {landing} …")
+        started = time.monotonic()
+        summary = generate(landing, customers=customers, months=months, seed=seed, end_date=run_date,
+                           daily_tail=True)
+        rows = summary.rows
+        echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
+        daily = [f for f in summary.last_day_files if "_daily_" in f]
+        for name in daily:
+            (held / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(landing / name, held / name)
+    else:
+        rows = {}
+    ensure_airflow(settings)  # one-time set-up (metadata DB migration) is not part of a run
+    full_date = run_date - dt.timedelta(days=1) if daily else run_date
+    seconds, outcomes = _timed_pipeline(settings, full_date, echo)
+    report = BenchReport(customers, months, rows, pipeline_seconds=seconds)
+    report.dag_seconds = {o.dag_id: o.seconds for o in outcomes}
+    report.peak_rss_mb = _children_peak_mb()
+    full_stages = _task_seconds(settings)
+    full_build = _build_seconds(settings)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         loaded = dict(con.execute("select source, sum(rows_read) from ops.ingest_batches group by 1").fetchall())
+    if daily:
+        for name in daily:
+            shutil.move(held / name, landing / name)
+        echo("daily incremental run (the last day's delivery) …")
+        seconds, outcomes = _timed_pipeline(settings, run_date, echo)
+        report.daily = {"seconds": seconds, "dbt_build_seconds": _build_seconds(settings),
+                        "full_dbt_build_seconds": full_build,
+                        "dags": {o.dag_id: o.seconds for o in outcomes}}
+        report.peak_rss_mb = max(report.peak_rss_mb, _children_peak_mb())
+
     report.rows = report.rows or {k: int(v) for k, v in loaded.items()}
     pub_lines, pub_revenue, pub_monthly = _published_core(settings.published_path)
     stage_rows = {"ingest": int(sum(loaded.values())), "dbt build": report.rows.get("orders"),
                   "audit": pub_lines, "publish": pub_lines}
-    for stage, seconds in _task_seconds(settings).items():
+    for stage, seconds in full_stages.items():
         report.stages.append(Figure(stage, seconds, stage_rows.get(stage)))
 
     echo("engine floor (one DuckDB SQL script) …")

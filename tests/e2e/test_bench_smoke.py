@@ -22,6 +22,9 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
                 "| pandas baseline |", "| whole pipeline"):
         assert row in text, row
     assert re.search(r"pipeline / engine floor: \*\*[\d.]+×\*\*", text)
+    # the last day's delivery is held back, then run incrementally and measured
+    assert re.search(r"daily incremental run / full run: \*\*[\d.]+×\*\*", text)
+    assert re.search(r"daily incremental run \(the last day's files\): [\d.]+ s", text)
     assert re.search(r"Machine: \d+ cores, [\d.]+ GiB", text)
     assert '"order_lines_equal": true' in text and '"revenue_equal": true' in text
     assert '"customer_month_revenue_equal": true' in text
