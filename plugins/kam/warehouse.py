@@ -79,6 +79,9 @@ create table if not exists ops.dbt_builds (
 );
 -- columns added after the first release (older warehouses are upgraded in place)
 alter table ops.ingest_batches add column if not exists gx_docs varchar;
+-- rows GX validated: the whole batch up to KAM_GX_BATCH_SAMPLE_ROWS, else the failing rows and a
+-- sample (SQL compiled from the same suite checked every row)
+alter table ops.ingest_batches add column if not exists gx_rows bigint;
 alter table ops.publications add column if not exists data_interval_start timestamp;
 alter table ops.publications add column if not exists data_interval_end timestamp;
 """

@@ -48,6 +48,7 @@ class BatchResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     gx_docs: str | None = None
+    gx_rows: int | None = None  # rows GX validated (the rest were checked by the compiled suite)
 
     def summary(self) -> str:
         text = (f"{self.source}: {self.path.name}: {self.status} "
@@ -102,6 +103,10 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, columns: li
             con.execute(f"alter table {table} add column {_q(column)} VARCHAR")
 
 
+def _suite_parameters(run_date: dt.date) -> dict[str, str]:
+    return {"min_date": "2000-01-01", "max_date": (run_date + dt.timedelta(days=1)).isoformat()}
+
+
 def _gx_reasons(
     frame: pd.DataFrame, source: str, settings: Settings, run_date: dt.date,
 ) -> tuple[dict[int, list[str]], str | None]:
@@ -111,8 +116,7 @@ def _gx_reasons(
     outcome = validate_frame(
         frame,
         settings.expectations_dir / f"raw_{source}.json",
-        parameters={"min_date": "2000-01-01",
-                    "max_date": (run_date + dt.timedelta(days=1)).isoformat()},
+        parameters=_suite_parameters(run_date),
         index_columns=["_row_number"],
         docs_root=settings.gx_dir,
     )
@@ -133,14 +137,14 @@ def _record(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, size:
     con.execute(
         "insert into ops.ingest_batches (batch_id, source, source_file, sha256, file_bytes, "
         "file_format, encoding, rows_read, rows_loaded, rows_quarantined, status, error, warnings, "
-        "run_id, started_at, finished_at, gx_docs) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "run_id, started_at, finished_at, gx_docs, gx_rows) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.batch_id, result.source, str(result.path), sha, size,
          read.file_format if read else FORMATS.get(result.path.suffix.lower()),
          read.encoding if read else None,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.status,
          result.error, "; ".join(result.warnings) or None, run_id, started,
-         dt.datetime.now(), result.gx_docs],
+         dt.datetime.now(), result.gx_docs, result.gx_rows],
     )
 
 
@@ -186,21 +190,17 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
                    f"_kam_row as _row_number, current_localtimestamp() as _loaded_at")
         con.execute(f"create or replace temp table _batch_typed as select {lineage}, "
                     f"{typed_select(contract, read.columns)} from _batch_text")
-        reasons, result.gx_docs = _row_reasons(con, settings, contract, read, run_date)
-        bad = pd.DataFrame(
-            {"_row_number": list(reasons), "_reason": ["; ".join(v) for v in reasons.values()]},
-            columns=["_row_number", "_reason"],
-        ).astype({"_row_number": "int64", "_reason": "string"})
-        bad_rows = len(bad) + len(read.rejects)
+        bad, result.gx_docs, result.gx_rows = _row_reasons(con, settings, contract, run_date)
+        bad_rows = bad + len(read.rejects)
         share = bad_rows / read.rows_read
         if share > settings.max_bad_row_share:
             raise BatchRefused(
                 path, f"{bad_rows} of {read.rows_read} rows ({share:.1%}) fail row checks, "
                       f"above the limit of {settings.max_bad_row_share:.0%} (KAM_MAX_BAD_ROW_SHARE)")
         con.execute("begin transaction")
-        _load(con, contract, read, bad, batch_id, path)
+        _load(con, contract, read, batch_id, path)
         result.rows_quarantined = bad_rows
-        result.rows_loaded = read.rows - len(bad)
+        result.rows_loaded = read.rows - bad
         if bad_rows:
             result.status = "partial"
             result.warnings.append(f"{bad_rows} row(s) quarantined")
@@ -253,8 +253,43 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: SourceContract,
-                 read: ReadResult, run_date: dt.date) -> tuple[dict[int, list[str]], str | None]:
-    """Row number -> reasons, from parse errors (SQL) and the GX suite; and the GX result link."""
+                 run_date: dt.date) -> tuple[int, str | None, int]:
+    """Fill temp table ``_batch_reasons`` (``_row_number``, ``_reason``) with every row that could
+    not be parsed or fails the raw suite; return how many, the link to the GX result and how
+    many rows GX validated.
+
+    The suite runs as SQL over every row and as GX over a bounded sample that must agree with
+    it (``kam.quality.row_checks``); a suite the compiler does not cover runs in GX entirely."""
+    from kam.quality.gx_suites import validate_frame
+    from kam.quality.row_checks import NotCompilable, compile_suite, disagreements, failing_rows_sql, sample_sql
+
+    suite = settings.expectations_dir / f"raw_{contract.name}.json"
+    try:
+        checks = compile_suite(suite, {c.name: c.type for c in contract.columns}, _suite_parameters(run_date))
+    except NotCompilable as exc:
+        log.warning("%s: %s cannot run as SQL (%s): GX validates the whole batch as a DataFrame",
+                    contract.name, suite.name, exc)
+        return _row_reasons_in_gx(con, settings, contract, run_date)
+    con.execute(f"create or replace temp table _batch_checks as {failing_rows_sql(checks, '_batch_typed')}")
+    failing = con.sql("select count(*) from _batch_checks").fetchone()[0]
+    limit = settings.gx_batch_sample_rows
+    frame = con.sql(sample_sql("_batch_typed", "_batch_checks", failing, contract.column_names, limit)).df()
+    outcome = validate_frame(frame, suite, parameters=_suite_parameters(run_date),
+                             index_columns=["_row_number"], docs_root=settings.gx_dir)
+    sql_failed = dict(con.sql(f"select _row_number, _failed from _batch_checks order by _row_number "
+                              f"limit {int(limit)}").fetchall())
+    problems = disagreements(checks, sql_failed, outcome.failures, set(frame["_row_number"].tolist()),
+                             whole_groups=failing <= limit)
+    if problems:
+        raise RuntimeError(f"{suite.name}: the SQL compiled from the suite and GX disagree on "
+                           f"{len(problems)} sampled row check(s), e.g. {'; '.join(problems[:5])}")
+    con.execute("create or replace temp table _batch_reasons as select _row_number, _reason from _batch_checks")
+    return failing, outcome.docs_url, len(frame)
+
+
+def _row_reasons_in_gx(con: duckdb.DuckDBPyConnection, settings: Settings, contract: SourceContract,
+                       run_date: dt.date) -> tuple[int, str | None, int]:
+    """The whole batch through GX as a pandas DataFrame (suites the SQL compiler does not cover)."""
     frame = con.sql(
         f"select {', '.join(_q(c) for c in contract.column_names)}, _row_number from _batch_typed"
     ).df()
@@ -269,16 +304,23 @@ def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: S
             if not any(r.startswith(f"{col}: expect_column_values_to_not_be_null")
                        for col in parsed_cols)
         ]
-    return reasons, docs_url
+    bad = pd.DataFrame(
+        {"_row_number": list(reasons), "_reason": ["; ".join(v) for v in reasons.values()]},
+        columns=["_row_number", "_reason"],
+    ).astype({"_row_number": "int64", "_reason": "string"})
+    con.register("_batch_reasons_frame", bad)
+    con.execute("create or replace temp table _batch_reasons as select * from _batch_reasons_frame")
+    con.unregister("_batch_reasons_frame")
+    return len(bad), docs_url, len(frame)
 
 
 def _load(con: duckdb.DuckDBPyConnection, contract: SourceContract, read: ReadResult,
-          bad: pd.DataFrame, batch_id: int, path: Path) -> None:
+          batch_id: int, path: Path) -> None:
+    """Rows of ``_batch_reasons`` to quarantine (with their text as delivered), the rest to raw."""
     source = contract.name
     extras = [c for c in read.columns if c not in contract.column_names]
     _add_missing_columns(con, f"raw.{source}", extras)
     _add_missing_columns(con, f"quarantine.{source}", read.columns)
-    con.register("_batch_reasons", bad)
     text_cols = ", ".join(f"t.{_q(c)}" for c in read.columns)
     con.execute(
         f"insert into quarantine.{source} by name select {text_cols}, "
@@ -294,7 +336,6 @@ def _load(con: duckdb.DuckDBPyConnection, contract: SourceContract, read: ReadRe
         f"_batch_id, _source_file, _row_number, _loaded_at from _batch_typed "
         f"where _row_number not in (select _row_number from _batch_reasons)"
     )
-    con.unregister("_batch_reasons")
 
 
 def _sql_str(value: str) -> str:

@@ -29,9 +29,9 @@ def parse_expression(column: Column) -> str:
             return v
         case "enum":
             return f"lower({v})"
-        case "int":
-            d = f"try_cast({number} as decimal(38, 6))"
-            return f"case when {d} = trunc({d}) then cast({d} as bigint) end"
+        case "int":  # a whole number, also written "2.0" (never rounded: "2.5" is unreadable)
+            d = f"try_cast({number} as double)"
+            return f"case when {d} = trunc({d}) and abs({d}) < 9007199254740992 then cast({d} as bigint) end"
         case "decimal":
             return f"try_cast({number} as {DUCKDB_TYPES['decimal']})"
         case "date":

@@ -16,6 +16,7 @@ Suites may use ``{"$PARAMETER": name}`` for values known only at run time
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -55,8 +56,7 @@ class CheckFailure:
         parts = []
         for key, label in (("min_value", "min"), ("max_value", "max")):
             if k.get(key) is not None:
-                value = k[key]
-                parts.append(f"{label} {value.get('$PARAMETER') if isinstance(value, dict) else value}")
+                parts.append(f"{label} {_show(k[key])}")
         if k.get("value_set") is not None:
             parts.append("one of " + "|".join(map(str, k["value_set"])))
         text = f"{self.column}: " if self.column else ""
@@ -68,6 +68,17 @@ class CheckFailure:
         if self.error:
             return f"{text}: could not be evaluated: {self.error}"
         return text
+
+
+def _show(value: Any) -> str:
+    """A bound as a reason shows it: ``0`` (not ``0.0``), ``2026-06-16`` (not a midnight timestamp)."""
+    if isinstance(value, dict):
+        return str(value.get("$PARAMETER", value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    return str(value)
 
 
 @dataclass
