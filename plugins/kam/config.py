@@ -45,7 +45,7 @@ class Settings:
     duckdb_memory_limit: str = "4GB"
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
     gx_max_rows: int = 1_000_000  # KAM_GX_MAX_ROWS: GX validates a sample of larger marts
-    gx_batch_sample_rows: int = 20_000  # KAM_GX_BATCH_SAMPLE_ROWS: GX's share of a raw batch's rows
+    gx_batch_sample_rows: int = 5_000  # KAM_GX_BATCH_SAMPLE_ROWS: GX's share of a raw batch's rows
     repo_root: Path = REPO_ROOT
     expectations_override: Path | None = None  # KAM_EXPECTATIONS_DIR: another set of suites
     target: str = "duckdb"  # KAM_TARGET: where dbt builds and what is published (duckdb | postgres)
@@ -149,7 +149,7 @@ def load_settings() -> Settings:
         duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "4GB"),
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
         gx_max_rows=_env_int("KAM_GX_MAX_ROWS", 1_000_000),
-        gx_batch_sample_rows=_env_int("KAM_GX_BATCH_SAMPLE_ROWS", 20_000),
+        gx_batch_sample_rows=_env_int("KAM_GX_BATCH_SAMPLE_ROWS", 5_000),
         expectations_override=(Path(os.environ["KAM_EXPECTATIONS_DIR"]).resolve()
                                if os.environ.get("KAM_EXPECTATIONS_DIR") else None),
         target=(os.environ.get("KAM_TARGET") or "duckdb").strip().lower(),

@@ -118,6 +118,10 @@ def test_every_validation_is_rendered_in_gx_data_docs_linked_from_status(first_r
     try:
         (missing,) = con.execute("select count(*) from ops.ingest_batches where status in ('loaded', 'partial') "
                                  "and gx_docs is null").fetchone()
+        batch_pages = [u for (u,) in con.execute("select gx_docs from ops.ingest_batches where gx_docs is not null")
+                       .fetchall()]
     finally:
         con.close()
     assert missing == 0
+    # every batch's page was rendered (ingest renders them together when a source is done)
+    assert batch_pages and all(Path(u.removeprefix("file://")).is_file() for u in batch_pages)

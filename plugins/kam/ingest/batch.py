@@ -393,8 +393,10 @@ def ingest_source(settings: Settings, source: str, run_date: dt.date,
 
     files = discover_files(settings.landing_dir, source)
     log.info("%s: %d file(s) in %s", source, len(files), settings.landing_dir / source)
+    from kam.quality.gx_suites import data_docs_once
+
     results: list[BatchResult] = []
-    with warehouse(settings) as con:
+    with warehouse(settings) as con, data_docs_once(settings.gx_dir):
         for path in files:
             try:
                 results.append(ingest_file(con, settings, source, path, run_date, run_id))

@@ -100,10 +100,11 @@ def _normalise_columns(path: Path, names: list[str]) -> list[str]:
 
 def _materialise(con: duckdb.DuckDBPyConnection, path: Path, table: str, relation_sql: str,
                  numbered: bool = False) -> list[str]:
-    """Create ``table`` with every column as trimmed text under its normalised name.
+    """Make ``table`` hold every column as trimmed text under its normalised name, plus ``_kam_row``.
 
-    ``numbered``: the relation already has ``_kam_row``; otherwise it is the
-    file order (``rowid + 1``), corrected later for rejected records.
+    ``numbered``: the relation already has ``_kam_row``. Otherwise the rows are stored once in
+    ``<table>_rows`` in file order and ``table`` is a view numbering them by position
+    (``rowid + 1``), corrected later for rejected records: no second copy of the batch.
     """
     described = con.sql(f"select * from ({relation_sql}) limit 0")
     originals = [c for c in described.columns if c != "_kam_row"]
@@ -114,13 +115,21 @@ def _materialise(con: duckdb.DuckDBPyConnection, path: Path, table: str, relatio
         f'nullif(trim(cast("{o.replace(chr(34), chr(34) * 2)}" as varchar)), \'\') as "{n}"'
         for o, n in zip(originals, names, strict=True)
     )
-    row = "_kam_row" if numbered else "rowid + 1 as _kam_row"
+    _drop_temp(con, table)
     if numbered:
-        con.execute(f"create or replace temp table {table} as select {row}, {select} from ({relation_sql})")
-    else:  # materialise first: rowid is the file order of the stored table
-        con.execute(f"create or replace temp table {table} as select {select} from ({relation_sql})")
-        con.execute(f"create or replace temp table {table} as select {row}, * from {table}")
+        con.execute(f"create temp table {table} as select _kam_row, {select} from ({relation_sql})")
+    else:  # stored in file order (DuckDB preserves insertion order): rowid is the position
+        con.execute(f"create or replace temp table {table}_rows as select {select} from ({relation_sql})")
+        con.execute(f"create temp view {table} as select rowid + 1 as _kam_row, * from {table}_rows")
     return names
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop temp table or view ``name`` (the previous batch's may be either)."""
+    for (kind,) in con.execute(
+            "select 'view' from duckdb_views() where temporary and view_name = $1 "
+            "union all select 'table' from duckdb_tables() where temporary and table_name = $1", [name]).fetchall():
+        con.execute(f"drop {kind} {name}")
 
 
 def _renumber_after_rejects(con: duckdb.DuckDBPyConnection, table: str, rejects: list[Reject]) -> None:
@@ -134,9 +143,9 @@ def _renumber_after_rejects(con: duckdb.DuckDBPyConnection, table: str, rejects:
     thresholds = sorted(r.row_number for r in rejects)
     values = ", ".join(f"({r - j}, {j})" for j, r in enumerate(thresholds, start=1))
     con.execute(
-        f"create or replace temp table {table} as "
-        f"select b.* replace (b._kam_row + coalesce(t.k, 0) as _kam_row) from {table} b "
-        f"asof left join (values {values}) as t(t, k) on b._kam_row > t.t order by b._kam_row")
+        f"create or replace temp view {table} as "
+        f"select b.rowid + 1 + coalesce(t.k, 0) as _kam_row, b.* from {table}_rows b "
+        f"asof left join (values {values}) as t(t, k) on b.rowid + 1 > t.t")
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
@@ -146,10 +155,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadRes
     rejects_table, scans_table = f"{table}_reject_errors", f"{table}_reject_scans"
     con.execute(f"drop table if exists {rejects_table}; drop table if exists {scans_table}")
     relation = (
-        f"select * from read_csv({_sql_str(str(path))}, header=true, all_varchar=true, "
+        f"select * from read_csv({_sql_str(str(path))}, header=true, all_varchar=true, delim=',', "
         f"quote='\"', escape='\"', encoding={_sql_str(encoding)}, store_rejects=true, "
-        f"rejects_table={_sql_str(rejects_table)}, rejects_scan={_sql_str(scans_table)}, "
-        f"sample_size=-1)"
+        f"rejects_table={_sql_str(rejects_table)}, rejects_scan={_sql_str(scans_table)})"
     )
     try:
         columns = _materialise(con, path, table, relation)

@@ -136,15 +136,16 @@ def run_audit(settings: Settings, run_date: dt.date) -> AuditResult:
 
 def _run_audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
     from kam.quality.drift import check_drift
-    from kam.quality.gx_suites import validate_frame
+    from kam.quality.gx_suites import data_docs_once, validate_frame
 
     result = AuditResult()
     with warehouse(settings) as con:
         _reconcile(lambda sql: con.execute(sql).fetchone(), run_date, result)
-        for mart, suite in _mart_suites(settings):
-            frame = _mart_frame(con, mart, suite, settings.gx_max_rows, result)
-            _record_gx(result, suite, validate_frame(frame, suite, parameters=_gx_parameters(run_date),
-                                                     docs_root=settings.gx_dir))
+        with data_docs_once(settings.gx_dir):
+            for mart, suite in _mart_suites(settings):
+                frame = _mart_frame(con, mart, suite, settings.gx_max_rows, result)
+                _record_gx(result, suite, validate_frame(frame, suite, parameters=_gx_parameters(run_date),
+                                                         docs_root=settings.gx_dir))
         _record_drift(result, check_drift(con, settings.published_path,
                                           settings.expectations_dir / "drift.json"))
     return result
@@ -173,7 +174,7 @@ def _run_audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
     """The same checks on the server: reconciliation and drift in SQL, GX through its SQL data source."""
     from kam.pg import connect
     from kam.quality.drift import check_drift_postgres
-    from kam.quality.gx_suites import validate_table
+    from kam.quality.gx_suites import data_docs_once, validate_table
 
     result = AuditResult()
     conn = connect(settings.pg_dsn)
@@ -188,8 +189,9 @@ def _run_audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
         conn.rollback()
     finally:
         conn.close()
-    for mart, suite in _mart_suites(settings):
-        _record_gx(result, suite, validate_table("marts", mart, suite, settings.pg_dsn,
-                                                 parameters=_gx_parameters(run_date),
-                                                 docs_root=settings.gx_dir))
+    with data_docs_once(settings.gx_dir):
+        for mart, suite in _mart_suites(settings):
+            _record_gx(result, suite, validate_table("marts", mart, suite, settings.pg_dsn,
+                                                     parameters=_gx_parameters(run_date),
+                                                     docs_root=settings.gx_dir))
     return result

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -262,27 +263,63 @@ def _outcome(suite, result, docs_url: str | None) -> ValidationOutcome:
     return outcome
 
 
+# Checkpoints already stored in this process, by what defines them: storing one again
+# (suite, validation definition, checkpoint JSON files) on every batch costs ~0.5 s.
+_checkpoints: dict[tuple, Any] = {}
+# While ``data_docs_once`` is active: the results whose Data Docs pages are still to render.
+_deferred: list | None = None
+
+
+@contextmanager
+def data_docs_once(docs_root: Path):
+    """Validations inside the block store their results at once and their Data Docs pages are
+    rendered together when it ends (one site build instead of one per batch: ~1 s each).
+    Links returned inside the block point at pages that exist once it has ended."""
+    global _deferred
+    if _deferred is not None:  # nested: the outer block renders
+        yield
+        return
+    _deferred = []
+    try:
+        yield
+    finally:
+        identifiers, _deferred = _deferred, None
+        if identifiers:
+            context, _ = _context(str(docs_root))
+            context.build_data_docs(resource_identifiers=identifiers)
+
+
 def _run_checkpoint(context, batch_definition, suite, batch_parameters, params, result_format,
                     name: str | None = None):
-    """Validate through a stored Checkpoint whose action renders the result into Data Docs."""
+    """Validate through a stored Checkpoint whose action renders the result into Data Docs
+    (or, inside ``data_docs_once``, whose result is rendered when the block ends)."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    suite = context.suites.add_or_update(suite)
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=name or suite.name, data=batch_definition, suite=suite))
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"kam_{name or suite.name}", validation_definitions=[definition],
-        actions=[UpdateDataDocsAction(name="data_docs")], result_format=result_format))
+    deferred = _deferred is not None
+    key = (id(context), name or suite.name, json.dumps(suite.to_json_dict(), sort_keys=True, default=str),
+           json.dumps(result_format, sort_keys=True), deferred)
+    checkpoint = _checkpoints.get(key)
+    if checkpoint is None:
+        stored = context.suites.add_or_update(suite)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name or stored.name, data=batch_definition, suite=stored))
+        checkpoint = _checkpoints[key] = context.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"kam_{name or stored.name}", validation_definitions=[definition],
+            actions=[] if deferred else [UpdateDataDocsAction(name="data_docs")],
+            result_format=result_format))
     outcome = checkpoint.run(batch_parameters=batch_parameters, expectation_parameters=params)
     (identifier, run_result), = outcome.run_results.items()
+    if deferred:
+        _deferred.append(identifier)
     docs_url = None
     for action in (run_result.get("actions_results") or {}).values() if isinstance(run_result, dict) else ():
         site = (action or {}).get("local_site") if isinstance(action, dict) else None
         docs_url = docs_url or site
     if docs_url is None:
         try:
-            docs_url = context.get_docs_sites_urls(resource_identifier=identifier)[0]["site_url"]
+            docs_url = context.get_docs_sites_urls(resource_identifier=identifier,  # rendered later if deferred
+                                                   only_if_exists=not deferred)[0]["site_url"]
         except Exception:  # noqa: BLE001 - a missing link must not fail a validation
             docs_url = None
     result = run_result if not isinstance(run_result, dict) else run_result["validation_result"]
