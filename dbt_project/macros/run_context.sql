@@ -1,6 +1,20 @@
-{#- The run date as a SQL date literal: var('run_date') from Airflow, else today. -#}
+{#- The run context — run date, first month to recompute — is written by kam into
+    ops.kam_run_context just before each dbt build, not passed with --vars: dbt
+    re-parses the whole project whenever --vars change (about 10 s a run), while a
+    table read at execution keeps partial parsing. Read with run_query when a model
+    is compiled, so the SQL still holds literals. A --vars value wins (ad-hoc runs). -#}
+{% macro kam_context(column) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set relation = adapter.get_relation(database=target.database, schema='ops', identifier='kam_run_context') -%}
+    {%- if relation is none -%}{{ return(none) }}{%- endif -%}
+    {%- set table = run_query("select " ~ column ~ " from " ~ relation) -%}
+    {%- if table.rows | length == 0 or table.rows[0][0] is none -%}{{ return(none) }}{%- endif -%}
+    {{ return((table.rows[0][0] | string)[:10]) }}
+{%- endmacro %}
+
+{#- The run date as a SQL date literal: var('run_date'), else the run context, else today. -#}
 {% macro kam_run_date() -%}
-    {%- set value = var('run_date', none) -%}
+    {%- set value = var('run_date', none) or kam_context('run_date') -%}
     {%- if value is none or value == '' -%}
         {%- set value = modules.datetime.date.today().isoformat() -%}
     {%- endif -%}
@@ -74,11 +88,11 @@
 {%- endmacro %}
 
 {#- Incremental monthly models (issue "incremental runs"): a daily run recomputes only
-    the months from var('rebuild_from_month') on — kam sets it to the earliest month
+    the months from rebuild_from_month (run context or var) on — kam sets it to the earliest month
     the new batches touch, or the month of the previous run date if earlier — and
     keeps the older months. Without the var, or on a full build, every month. -#}
 {% macro kam_from_month() -%}
-    {%- set value = var('rebuild_from_month', none) -%}
+    {%- set value = var('rebuild_from_month', none) or (kam_context('rebuild_from_month') if is_incremental()) -%}
     {%- if is_incremental() and value -%}
     cast('{{ value }}' as date)
     {%- else -%}

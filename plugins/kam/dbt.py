@@ -39,12 +39,10 @@ def target_dir(settings: Settings) -> Path:
     return settings.kam_home / "dbt" / "target"
 
 
-def run_dbt(settings: Settings, command: list[str], run_date: dt.date | None = None,
-            extra_vars: dict | None = None) -> DbtResult:
-    """Run ``dbt <command>`` against the warehouse; stream its log lines to ours."""
+def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = None) -> DbtResult:
+    """Run ``dbt <command>`` against the warehouse; stream its log lines to ours. The run
+    date comes from the run context (:func:`write_run_context`), not from ``--vars``."""
     run_vars = dict(extra_vars or {})
-    if run_date is not None:
-        run_vars["run_date"] = run_date.isoformat()
     target = target_dir(settings)
     cmd = [
         dbt_executable(), *command,
@@ -112,8 +110,6 @@ class BuildMode:
     def name(self) -> str:
         return "full-refresh" if self.full_refresh else "incremental"
 
-    def dbt_vars(self) -> dict:
-        return {"rebuild_from_month": self.rebuild_from_month.isoformat()} if self.rebuild_from_month else {}
 
 
 # The months a new version of a fact touches: its own, and those of its older versions
@@ -179,6 +175,35 @@ def build_mode(settings: Settings, run_date: dt.date, requested_full: bool = Fal
                      current, max_batch, from_month)
 
 
+RUN_CONTEXT_DDL = ("create schema if not exists ops",
+                   "create table if not exists ops.kam_run_context (run_date date, rebuild_from_month date)")
+
+
+def write_run_context(settings: Settings, run_date: dt.date, rebuild_from_month: dt.date | None) -> None:
+    """The run date and the first month to recompute, where dbt builds (``ops.kam_run_context``,
+    read by macros/run_context.sql). Not ``--vars``: changing them makes dbt re-parse everything."""
+    values = (f"insert into ops.kam_run_context values (date '{run_date.isoformat()}', "
+              + (f"date '{rebuild_from_month.isoformat()}')" if rebuild_from_month else "null)"))
+    statements = [*RUN_CONTEXT_DDL, "delete from ops.kam_run_context", values]
+    if settings.target == "postgres":
+        from kam.pg import connect
+
+        conn = connect(settings.pg_dsn)
+        try:
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    from kam.warehouse import warehouse
+
+    with warehouse(settings) as con:
+        for sql in statements:
+            con.execute(sql)
+
+
 def record_build(settings: Settings, run_id: str | None, run_date: dt.date, mode: BuildMode,
                  success: bool, started: dt.datetime, seconds: float) -> None:
     from kam.warehouse import warehouse
@@ -199,7 +224,7 @@ def build(settings: Settings, run_date: dt.date, run_id: str | None = None,
     log.info("dbt build: %s (%s)", mode.name, mode.reason)
     started = dt.datetime.now()
     clock = time.monotonic()
-    result = run_dbt(settings, ["build", *(["--full-refresh"] if mode.full_refresh else [])],
-                     run_date=run_date, extra_vars=mode.dbt_vars())
+    write_run_context(settings, run_date, mode.rebuild_from_month)
+    result = run_dbt(settings, ["build", *(["--full-refresh"] if mode.full_refresh else [])])
     record_build(settings, run_id, run_date, mode, result.success, started, time.monotonic() - clock)
     return result, mode

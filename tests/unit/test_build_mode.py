@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from kam.config import Settings
-from kam.dbt import build_mode, fingerprint, record_build
+from kam.dbt import build_mode, fingerprint, record_build, write_run_context
 from kam.warehouse import warehouse
 
 D = dt.date(2026, 10, 14)
@@ -51,7 +51,12 @@ def test_no_new_batch_recomputes_from_the_previous_run_month(settings):
     _built(settings, dt.date(2026, 9, 30))
     mode = build_mode(settings, D)
     assert not mode.full_refresh and mode.rebuild_from_month == dt.date(2026, 9, 1)
-    assert mode.dbt_vars() == {"rebuild_from_month": "2026-09-01"}
+    write_run_context(settings, D, mode.rebuild_from_month)  # what dbt reads (not --vars: no re-parse)
+    with warehouse(settings) as con:
+        assert con.execute("select * from ops.kam_run_context").fetchall() == [(D, dt.date(2026, 9, 1))]
+    write_run_context(settings, D, None)
+    with warehouse(settings) as con:
+        assert con.execute("select * from ops.kam_run_context").fetchall() == [(D, None)]
 
 
 def test_a_new_version_recomputes_from_the_oldest_month_of_any_version(settings):
