@@ -82,6 +82,8 @@ alter table ops.ingest_batches add column if not exists gx_docs varchar;
 -- rows GX validated: the whole batch up to KAM_GX_BATCH_SAMPLE_ROWS, else the failing rows and a
 -- sample (SQL compiled from the same suite checked every row)
 alter table ops.ingest_batches add column if not exists gx_rows bigint;
+-- with source_file and file_bytes: a file unchanged since it was loaded is not hashed again
+alter table ops.ingest_batches add column if not exists file_mtime timestamp;
 alter table ops.publications add column if not exists data_interval_start timestamp;
 alter table ops.publications add column if not exists data_interval_end timestamp;
 """

@@ -158,6 +158,26 @@ def test_same_file_under_another_name_loads_nothing(con, settings, tmp_path):
     assert con.sql("select count(*) from raw.orders").fetchone()[0] == 3
 
 
+def test_an_unchanged_file_is_not_hashed_again_and_a_rewritten_one_is_read(con, settings, tmp_path, monkeypatch):
+    import os
+
+    import kam.ingest.batch as batch
+
+    path = write(tmp_path / "orders" / "a.csv", [HEADER, *GOOD])
+    assert ingest_file(con, settings, "orders", path, RUN_DATE).status == "loaded"
+    hashed = []
+    real = batch.sha256_of
+    monkeypatch.setattr(batch, "sha256_of", lambda p: hashed.append(p) or real(p))  # counts, still hashes
+    again = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert again.status == "skipped" and "same size and mtime" in again.error and hashed == []
+    # rewritten in place with new content (same size, new mtime): read and loaded as a new batch
+    write(path, [HEADER, *GOOD[:2], GOOD[2].replace("O2,1,C2", "O9,1,C2")])
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert result.status == "loaded" and hashed == [path]
+    assert con.sql("select count(distinct order_id) from raw.orders").fetchone()[0] == 3
+
+
 @pytest.mark.parametrize("name,content,expected", [
     ("empty.csv", b"", "empty"),
     ("header_only.csv", (HEADER + "\n").encode(), "no data rows"),

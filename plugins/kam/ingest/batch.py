@@ -3,7 +3,9 @@
 One file is one batch, loaded in one transaction: a crash never leaves half a
 batch. Every row read ends in ``raw.<source>`` or ``quarantine.<source>``
 (rows read = rows loaded + rows quarantined, checked before commit).
-A file whose sha256 was already ingested (under any name) loads nothing.
+A file whose sha256 was already ingested (under any name) loads nothing; a file
+still at the same path with the same size and modification time as when it was
+recorded is not even hashed again (a daily run does not re-read the history).
 """
 
 from __future__ import annotations
@@ -133,18 +135,18 @@ def _gx_reasons(
 
 
 def _record(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, size: int,
-            read: ReadResult | None, run_id: str | None, started: dt.datetime) -> None:
+            read: ReadResult | None, run_id: str | None, started: dt.datetime, mtime: dt.datetime) -> None:
     con.execute(
         "insert into ops.ingest_batches (batch_id, source, source_file, sha256, file_bytes, "
         "file_format, encoding, rows_read, rows_loaded, rows_quarantined, status, error, warnings, "
-        "run_id, started_at, finished_at, gx_docs, gx_rows) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "run_id, started_at, finished_at, gx_docs, gx_rows, file_mtime) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.batch_id, result.source, str(result.path), sha, size,
          read.file_format if read else FORMATS.get(result.path.suffix.lower()),
          read.encoding if read else None,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.status,
          result.error, "; ".join(result.warnings) or None, run_id, started,
-         dt.datetime.now(), result.gx_docs, result.gx_rows],
+         dt.datetime.now(), result.gx_docs, result.gx_rows, mtime],
     )
 
 
@@ -154,8 +156,17 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     contract = contract_for(source)
     ensure_tables(con, contract)
     started = dt.datetime.now()
+    stat = path.stat()
+    size, mtime = stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime)
+    unchanged = con.execute(
+        "select batch_id, status from ops.ingest_batches where source = ? and source_file = ? "
+        "and file_bytes = ? and file_mtime = ? order by batch_id limit 1",
+        [source, str(path), size, mtime],
+    ).fetchone()
+    if unchanged:  # the quick check of rsync and make: same path, size and modification time
+        return BatchResult(source, path, "skipped",
+                           error=f"unchanged since batch {unchanged[0]} ({unchanged[1]}): same size and mtime")
     sha = sha256_of(path)
-    size = path.stat().st_size
     known = con.execute(
         "select batch_id, source_file, status from ops.ingest_batches "
         "where sha256 = ? and source = ? and status <> 'duplicate' order by batch_id limit 1",
@@ -170,7 +181,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
                              error=f"same content (sha256) as batch {known[0]} ({known[1]}, {known[2]})")
         if not seen_here:  # a re-delivery under a new name: record it once, load nothing
             result.batch_id = _next_batch_id(con)
-            _record(con, result, sha, size, None, run_id, started)
+            _record(con, result, sha, size, None, run_id, started, mtime)
             log.warning("%s", result.summary())
         return result
 
@@ -216,7 +227,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         raise
     try:
         _check_counts(result)
-        _record(con, result, sha, size, read, run_id, started)
+        _record(con, result, sha, size, read, run_id, started, mtime)
         checkpoint("ingest.before_commit")
         con.execute("commit")
     except Exception:
