@@ -184,18 +184,22 @@ def compile_suite(path: Path, types: dict[str, str], parameters: dict[str, Any])
 
 def failing_rows_sql(checks: list[RowCheck], table: str) -> str:
     """Rows of ``table`` that fail a check or could not be parsed: ``_row_number``, ``_failed``
-    (the indexes of the checks failed), ``_reason`` (parse errors first, then the checks')."""
+    (the indexes of the checks failed), ``_reason`` (parse errors first, then the checks').
+    Each predicate is evaluated once per row (into ``_failed``); the reasons read that list."""
     windows = "".join(f", {c.window}" for c in checks if c.window)
-    failed = ", ".join(f"case when {c.fails} then {i} end" for i, c in enumerate(checks))
+    failed = ", ".join(f"case when {c.fails} then {i} end" for i, c in enumerate(checks)) or "null"
+    quiet = ", ".join(f"({c.quiet}) as _kam_quiet_{i}" for i, c in enumerate(checks) if c.quiet != "false")
     reasons = ", ".join(
-        f"case when {c.fails} and not ({c.quiet}) then {_lit(c.reason)}"
+        f"case when list_contains(_failed, {i})"
+        + (f" and not _kam_quiet_{i}" if c.quiet != "false" else "")
+        + f" then {_lit(c.reason)}"
         + (f" || coalesce(', got ' || {c.shown}, '')" if c.shown else "") + " end"
-        for c in checks)
+        for i, c in enumerate(checks)) or "null"
     return (
-        f"select _row_number, list_filter([{failed}], x -> x is not null) as _failed, "
-        f"concat_ws('; ', nullif(_parse_errors, ''), {reasons}) as _reason "
-        f"from (select *{windows} from {table}) where _parse_errors <> '' or "
-        + (" or ".join(f"({c.fails})" for c in checks) or "false")
+        f"select _row_number, _failed, concat_ws('; ', nullif(_parse_errors, ''), {reasons}) as _reason "
+        f"from (select *, list_filter([{failed}], x -> x is not null) as _failed"
+        f"{', ' + quiet if quiet else ''} from (select *{windows} from {table})) "
+        f"where _parse_errors <> '' or len(_failed) > 0"
     )
 
 
