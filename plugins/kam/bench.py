@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from kam.config import Settings
+from kam.memory import children_peak_mb, self_peak_mb
 
 STAGES = {"ingest": ("ingest", "ingest_"), "dbt build": ("build_and_publish", "dbt_build"),
           "audit": ("build_and_publish", "audit"), "publish": ("build_and_publish", "publish")}
@@ -107,9 +107,10 @@ class BenchReport:
         if self.daily:
             d = self.daily
             dags = ", ".join(f"{k} {v:.1f} s" for k, v in d["dags"].items())
+            stages = ", ".join(f"{k} {v:.1f} s" for k, v in d.get("stages", {}).items())
             daily = (f"* daily incremental run (the last day's files): {d['seconds']:.1f} s "
                      f"(dbt build {d['dbt_build_seconds']:.1f} s vs {d['full_dbt_build_seconds']:.1f} s full; "
-                     f"DAGs {dags})\n")
+                     f"DAGs {dags}; tasks {stages})\n")
         return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n" + daily
                 + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
 
@@ -121,38 +122,37 @@ def _memory_gib() -> float:
         return float("nan")
 
 
-def _children_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
-
-
-def _self_peak_mb() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec,
-    so a spawned worker would report its parent's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _task_seconds(settings: Settings) -> dict[str, float]:
-    """Wall time per stage from Airflow's task instances (the last run of each DAG)."""
+def _task_figures(settings: Settings) -> dict[str, tuple[float, float | None]]:
+    """Per stage, from the last run of each DAG in Airflow's metadata DB: wall time (the
+    task instances' start and end) and peak RSS (``peak_rss_mb`` in each task's XCom,
+    see :mod:`kam.memory`; the largest task of the stage)."""
     db = settings.airflow_home / "airflow.db"
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = con.execute(
-            "select dag_id, task_id, start_date, end_date from task_instance ti where run_id = "
-            "(select run_id from dag_run d where d.dag_id = ti.dag_id order by id desc limit 1)").fetchall()
+        last = "(select run_id from dag_run d where d.dag_id = {t}.dag_id order by id desc limit 1)"
+        rows = con.execute(f"select dag_id, task_id, start_date, end_date from task_instance ti "
+                           f"where run_id = {last.format(t='ti')}").fetchall()
+        xcoms = con.execute(f"select dag_id, task_id, value from xcom x where key = 'return_value' "
+                            f"and run_id = {last.format(t='x')}").fetchall()
     finally:
         con.close()
-    out: dict[str, float] = {}
+    peaks: dict[tuple[str, str], float] = {}
+    for dag_id, task_id, value in xcoms:
+        try:
+            value = json.loads(value) if isinstance(value, str | bytes) else value
+            value = json.loads(value) if isinstance(value, str) else value  # stored JSON of a JSON string
+        except ValueError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("peak_rss_mb"), int | float):
+            peaks[(dag_id, task_id)] = float(value["peak_rss_mb"])
+    out: dict[str, tuple[float, float | None]] = {}
     for stage, (dag_id, prefix) in STAGES.items():
         spans = [(dt.datetime.fromisoformat(s), dt.datetime.fromisoformat(e))
                  for d, t, s, e in rows if d == dag_id and t.startswith(prefix) and s and e]
         if spans:  # tasks of a stage run one after another (pool of one slot): first start to last end
-            out[stage] = (max(e for _, e in spans) - min(s for s, _ in spans)).total_seconds()
+            stage_peaks = [v for (d, t), v in peaks.items() if d == dag_id and t.startswith(prefix)]
+            out[stage] = ((max(e for _, e in spans) - min(s for s, _ in spans)).total_seconds(),
+                          max(stage_peaks) if stage_peaks else None)
     return out
 
 
@@ -240,7 +240,7 @@ def _floor_job(landing: Path, run_date: dt.date, memory_limit: str, tmp_dir: str
 def _timed(func, *args):
     started = time.monotonic()
     result = func(*args)
-    return time.monotonic() - started, _self_peak_mb(), result
+    return time.monotonic() - started, self_peak_mb(), result
 
 
 def _measured(func, *args):
@@ -317,8 +317,8 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
     seconds, outcomes = _timed_pipeline(settings, full_date, echo)
     report = BenchReport(customers, months, rows, pipeline_seconds=seconds)
     report.dag_seconds = {o.dag_id: o.seconds for o in outcomes}
-    report.peak_rss_mb = _children_peak_mb()
-    full_stages = _task_seconds(settings)
+    report.peak_rss_mb = children_peak_mb()
+    full_stages = _task_figures(settings)
     full_build = _build_seconds(settings)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         loaded = dict(con.execute("select source, sum(rows_read) from ops.ingest_batches group by 1").fetchall())
@@ -329,15 +329,16 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
         seconds, outcomes = _timed_pipeline(settings, run_date, echo)
         report.daily = {"seconds": seconds, "dbt_build_seconds": _build_seconds(settings),
                         "full_dbt_build_seconds": full_build,
-                        "dags": {o.dag_id: o.seconds for o in outcomes}}
-        report.peak_rss_mb = max(report.peak_rss_mb, _children_peak_mb())
+                        "dags": {o.dag_id: o.seconds for o in outcomes},
+                        "stages": {k: v[0] for k, v in _task_figures(settings).items()}}
+        report.peak_rss_mb = max(report.peak_rss_mb, children_peak_mb())
 
     report.rows = report.rows or {k: int(v) for k, v in loaded.items()}
     pub_lines, pub_revenue, pub_monthly = _published_core(settings.published_path)
     stage_rows = {"ingest": int(sum(loaded.values())), "dbt build": report.rows.get("orders"),
                   "audit": pub_lines, "publish": pub_lines}
-    for stage, seconds in full_stages.items():
-        report.stages.append(Figure(stage, seconds, stage_rows.get(stage)))
+    for stage, (seconds, peak) in full_stages.items():
+        report.stages.append(Figure(stage, seconds, stage_rows.get(stage), peak))
 
     echo("engine floor (one DuckDB SQL script) …")
     seconds, peak, floor = _measured(_floor_job, landing, run_date, settings.duckdb_memory_limit,

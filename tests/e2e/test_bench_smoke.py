@@ -21,10 +21,15 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
     for row in ("| ingest |", "| dbt build |", "| audit |", "| publish |", "| engine floor: DuckDB SQL script |",
                 "| pandas baseline |", "| whole pipeline"):
         assert row in text, row
+    # each stage reports its peak memory (the task's own high-water mark, read from its XCom)
+    for stage in ("ingest", "dbt build", "audit", "publish"):
+        row = re.search(rf"^\| {stage} \| [\d.]+ \| [^|]+ \| [^|]+ \| ([\d,]+) \|$", text, re.M)
+        assert row and 50 < int(row.group(1).replace(",", "")) < 24_000, (stage, text)
     assert re.search(r"pipeline / engine floor: \*\*[\d.]+×\*\*", text)
     # the last day's delivery is held back, then run incrementally and measured
     assert re.search(r"daily incremental run / full run: \*\*[\d.]+×\*\*", text)
-    assert re.search(r"daily incremental run \(the last day's files\): [\d.]+ s", text)
+    assert re.search(r"daily incremental run \(the last day's files\): [\d.]+ s .*tasks ingest [\d.]+ s, "
+                     r"dbt build [\d.]+ s, audit [\d.]+ s, publish [\d.]+ s", text)
     assert re.search(r"Machine: \d+ cores, [\d.]+ GiB", text)
     assert '"order_lines_equal": true' in text and '"revenue_equal": true' in text
     assert '"customer_month_revenue_equal": true' in text
