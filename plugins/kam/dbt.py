@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kam.config import Settings
+from kam.memory import wait_child
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = No
     assert proc.stdout is not None
     for line in proc.stdout:
         log.info("dbt: %s", line.rstrip())
-    returncode = proc.wait()
+    returncode = wait_child(proc.pid)
+    proc.returncode = returncode
     result = DbtResult(returncode)
     results_file = target / "run_results.json"
     if results_file.exists():
@@ -125,6 +127,53 @@ def _month(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+# An order line whose new version differs from the one in fct_order_lines only here touches
+# the months from its (earlier) payment date, not from its order date: receivables are
+# point-in-time (a line counts as paid from its paid_date), and nothing else reads these.
+PAYMENT_COLUMNS = ("paid_amount", "paid_date", "updated_at")
+
+
+def _has_fact_lineage(con) -> bool:
+    return bool(con.execute("""select count(*) from information_schema.columns where table_schema = 'marts'
+                               and table_name = 'fct_order_lines' and column_name = 'source_batch_id'""").fetchone()[0])
+
+
+def _orders_touched_from(con, last_batch: int) -> dt.date | None:
+    """The earliest date whose month the order versions loaded after ``last_batch`` can change.
+
+    Per touched line: if the fact holds a version of it from the last good build (found by
+    its ``source_batch_id``) and every new version equals that one except for the payment
+    columns, the earliest payment date of those versions; otherwise (a new line, a
+    correction, or a fact a failed build may have changed) the earliest order date of any
+    version of the line, as for the other facts.
+    """
+    columns = [r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'orders' order by ordinal_position").fetchall()]
+    compared = [c for c in columns if not c.startswith("_") and c not in PAYMENT_COLUMNS]
+    same = " and ".join(f'n."{c}" is not distinct from p."{c}"' for c in compared) or "true"
+    return con.execute(f"""
+        with new as (select * from raw.orders where _batch_id > $last),
+        prev as (
+            select r.* from raw.orders r
+            inner join marts.fct_order_lines f
+                on f.order_id = r.order_id and f.line_no = r.line_no and f.source_batch_id = r._batch_id
+            where r._batch_id <= $last and (r.order_id, r.line_no) in (select order_id, line_no from new)
+        ),
+        per_line as (
+            select n.order_id, n.line_no,
+                   bool_and(p.order_id is not null and {same}) as payment_only,
+                   least(min(n.paid_date), min(p.paid_date)) as first_paid
+            from new n left join prev p on n.order_id = p.order_id and n.line_no = p.line_no
+            group by n.order_id, n.line_no
+        )
+        select least(
+            (select min(first_paid) from per_line where payment_only),
+            (select min(r.order_date) from raw.orders r inner join per_line k
+                 on r.order_id = k.order_id and r.line_no = k.line_no where not k.payment_only))
+    """, {"last": last_batch}).fetchone()[0]
+
+
 def build_mode(settings: Settings, run_date: dt.date, requested_full: bool = False,
                extra_vars: dict | None = None) -> BuildMode:
     """Incremental unless asked otherwise, or the last good build cannot be built on:
@@ -160,14 +209,18 @@ def build_mode(settings: Settings, run_date: dt.date, requested_full: bool = Fal
                 [last_batch, last_run_date + dt.timedelta(days=1), run_date]).fetchone()[0]:
             return full("customer master changed (current-state attributes apply to every month)")
         months = [_month(last_run_date)]
+        payments_only = settings.target == "duckdb" and _has_fact_lineage(con)
         for table, (keys, date_expr) in FACT_MONTHS.items():
             if table not in tables:
                 continue
-            key_list = ", ".join(keys)
-            touched = con.execute(f"""
-                select min({date_expr}) from raw.{table}
-                where ({key_list}) in (select {key_list} from raw.{table} where _batch_id > ?)""",
-                                  [last_batch]).fetchone()[0]
+            if table == "orders" and payments_only:
+                touched = _orders_touched_from(con, last_batch)
+            else:
+                key_list = ", ".join(keys)
+                touched = con.execute(f"""
+                    select min({date_expr}) from raw.{table}
+                    where ({key_list}) in (select {key_list} from raw.{table} where _batch_id > ?)""",
+                                      [last_batch]).fetchone()[0]
             if touched is not None:
                 months.append(_month(touched))
     from_month = min(months)

@@ -81,3 +81,67 @@ def test_changed_rules_backfills_and_customer_master_force_a_full_build(settings
     assert mode.full_refresh and mode.reason.startswith("customer master changed")
     changed = settings.with_overrides(target="postgres", pg_dsn="postgresql://x@127.0.0.1/db")
     assert build_mode(changed, D).reason == "first build on this target"  # builds are per target
+
+
+@pytest.fixture
+def with_fact(settings):
+    """raw.orders with payment columns, and the fact a good build made of batch 1."""
+    with warehouse(settings) as con:
+        con.execute("drop table raw.orders")
+        con.execute("""create table raw.orders (order_id varchar, line_no bigint, customer_id varchar,
+                       order_date date, net_amount decimal(18, 2), status varchar, paid_amount decimal(18, 2),
+                       paid_date date, updated_at timestamp, _batch_id bigint, _row_number bigint)""")
+        con.execute("""insert into raw.orders values
+            ('SO1', 1, 'C1', date '2025-03-02', 100, 'confirmed', null, null, timestamp '2025-03-02 09:00', 1, 1),
+            ('SO2', 1, 'C1', date '2026-10-10', 50, 'confirmed', null, null, timestamp '2026-10-10 09:00', 1, 2),
+            ('SO3', 1, 'C1', date '2025-06-05', 70, 'confirmed', 70, date '2025-07-01',
+             timestamp '2025-07-01 00:00', 1, 3)""")
+        con.execute("create schema if not exists marts")
+        con.execute("""create table marts.fct_order_lines as select order_id, line_no, order_date,
+                       _batch_id as source_batch_id from raw.orders""")
+    _built(settings, D - dt.timedelta(days=1))
+    return settings
+
+
+def _new_version(settings, batch_id: int, values: str) -> None:
+    with warehouse(settings) as con:
+        con.execute(f"insert into raw.orders values {values}")
+        _batch(con, batch_id, "orders")
+
+
+def test_a_payment_of_an_old_line_recomputes_from_the_payment_month_not_the_order_month(with_fact):
+    # SO1 (March 2025) paid on the run date: receivables change from the payment on
+    _new_version(with_fact, 3, "('SO1', 1, 'C1', date '2025-03-02', 100, 'confirmed', 100, date '2026-10-14', "
+                               "timestamp '2026-10-14 00:00', 3, 1)")
+    mode = build_mode(with_fact, D)
+    assert not mode.full_refresh and mode.rebuild_from_month == dt.date(2026, 10, 1)
+
+
+def test_a_changed_payment_recomputes_from_the_earlier_of_both_payment_dates(with_fact):
+    # SO3 was paid on 2025-07-01; the ERP now says 2025-09-15: July's receivables change too
+    _new_version(with_fact, 3, "('SO3', 1, 'C1', date '2025-06-05', 70, 'confirmed', 70, date '2025-09-15', "
+                               "timestamp '2026-10-14 00:00', 3, 1)")
+    assert build_mode(with_fact, D).rebuild_from_month == dt.date(2025, 7, 1)
+
+
+def test_any_other_change_recomputes_from_the_order_month(with_fact):
+    # SO1 paid and its amount corrected: revenue of March 2025 changes
+    _new_version(with_fact, 3, "('SO1', 1, 'C1', date '2025-03-02', 90, 'confirmed', 90, date '2026-10-14', "
+                               "timestamp '2026-10-14 00:00', 3, 1)")
+    assert build_mode(with_fact, D).rebuild_from_month == dt.date(2025, 3, 1)
+
+
+def test_a_line_the_fact_does_not_hold_from_the_last_good_build_recomputes_from_its_order_month(with_fact):
+    # a failed or killed build already merged a version of SO1 from batch 3 into the fact:
+    # the fact is no longer the last good build's, so the payment rule does not apply
+    _new_version(with_fact, 3, "('SO1', 1, 'C1', date '2025-03-02', 100, 'confirmed', 100, date '2026-10-14', "
+                               "timestamp '2026-10-14 00:00', 3, 1)")
+    with warehouse(with_fact) as con:
+        con.execute("update marts.fct_order_lines set source_batch_id = 3 where order_id = 'SO1'")
+    assert build_mode(with_fact, D).rebuild_from_month == dt.date(2025, 3, 1)
+    # a brand-new line dated in an older month: from that month
+    with warehouse(with_fact) as con:
+        con.execute("update marts.fct_order_lines set source_batch_id = 1 where order_id = 'SO1'")
+    _new_version(with_fact, 4, "('SO9', 1, 'C1', date '2026-02-20', 10, 'confirmed', null, null, "
+                               "timestamp '2026-10-14 00:00', 4, 1)")
+    assert build_mode(with_fact, D).rebuild_from_month == dt.date(2026, 2, 1)

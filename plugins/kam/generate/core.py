@@ -475,6 +475,15 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
     record("customers", p, len(changed))
 
     orders, orders_today = tail(orders, "order_date")
+    if daily_tail:
+        # an older line updated on the last day (paid that day) was delivered before, unpaid:
+        # the daily file holds its new version, as an ERP's delta export would
+        before = orders_today[pd.to_datetime(orders_today["order_date"]) < pd.Timestamp(end_date)].copy()
+        before["paid_amount"] = np.nan
+        before["paid_date"] = None
+        before["updated_at"] = pd.to_datetime(before["order_date"]) + pd.to_timedelta(
+            rng.integers(1, 20, len(before)), unit="h")
+        orders = pd.concat([orders, before], ignore_index=True)
     complaints, complaints_today = tail(complaints, "opened_at")
     visits, visits_today = tail(visits, "visit_date")
     if daily_tail:
