@@ -18,3 +18,14 @@ PUBLISHED_MARTS: tuple[str, ...] = (
     "revenue_concentration",
     "visit_coverage",
 )
+
+# The month column each large mart is partitioned by for publication: a publication
+# rewrites only the months whose content changed (kam.publish); the others whole.
+PUBLICATION_PARTITIONS: dict[str, str] = {
+    "fct_order_lines": "order_month",
+    "fct_complaints": "opened_month",
+    "fct_visits": "visit_month",
+    "customer_value_monthly": "as_of_month",
+    "customer_alerts": "as_of_month",
+    "customer_tier_changes": "change_month",
+}

@@ -5,6 +5,14 @@ re-opens it read-only to check its row counts, then renames it over the
 served file (``os.replace``: atomic on one filesystem). A reader sees the
 previous complete version or the new one, never a mix. The previous file is
 kept (hard link) under ``published/history/`` for rollback.
+
+The new file starts as a copy of the served one when the fingerprints of what
+that publication wrote are known (``ops.publication_fingerprints``: per mart and
+month partition, the row count and the sum of the rows' hashes): only the
+partitions whose fingerprint changed are rewritten, and checked again after
+writing; a mart whose columns changed is copied whole. Every
+``KAM_PUBLISH_FULL_EVERY`` publications (default 7), or without usable
+fingerprints, the file is written from scratch, so deleted rows never pile up.
 """
 
 from __future__ import annotations
@@ -13,19 +21,21 @@ import datetime as dt
 import json
 import logging
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from kam.config import Settings
 from kam.faults import checkpoint
-from kam.marts import PUBLISHED_MARTS
+from kam.marts import PUBLICATION_PARTITIONS, PUBLISHED_MARTS
 from kam.warehouse import warehouse
 
 log = logging.getLogger(__name__)
 
 KEEP_HISTORY = int(os.environ.get("KAM_KEEP_PUBLICATIONS", "5"))
+FULL_EVERY = int(os.environ.get("KAM_PUBLISH_FULL_EVERY", "7"))
 
 
 @dataclass
@@ -35,6 +45,7 @@ class Publication:
     path: Path | None
     row_counts: dict[str, int]
     reason: str | None = None
+    written: dict[str, str] = field(default_factory=dict)  # mart -> copied | unchanged | N of M months
 
 
 def _fsync_dir(path: Path) -> None:
@@ -172,20 +183,25 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
             "where as_of_month = (select max(as_of_month) from marts.customer_value_monthly)")
         checkpoint("publish.after_log")
 
+        current = {mart: _state(con, f"marts.{mart}", mart) for mart in PUBLISHED_MARTS}
+        base, chain = _delta_base(settings, con)
         tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
         tmp.unlink(missing_ok=True)
+        if base is not None:
+            shutil.copyfile(settings.published_path, tmp)
         con.execute(f"attach '{tmp}' as pub")
         counts: dict[str, int] = {}
+        written: dict[str, str] = {}
         try:
             for i, mart in enumerate(PUBLISHED_MARTS):
                 if i == len(PUBLISHED_MARTS) // 2:
                     checkpoint("publish.mid_copy")
-                con.execute(f"create table pub.main.{mart} as select * from marts.{mart}")
+                written[mart] = _write_mart(con, mart, current[mart], base.get(mart) if base else None)
                 counts[mart] = con.execute(f"select count(*) from pub.main.{mart}").fetchone()[0]
-            con.execute("create table pub.main.tier_publication_log as "
+            con.execute("create or replace table pub.main.tier_publication_log as "
                         "select * from ops.tier_publication_log order by publication_id, customer_id")
             con.execute(
-                "create table pub.main.publications as select * replace ("
+                "create or replace table pub.main.publications as select * replace ("
                 "case when publication_id = ? then 'published' else status end as status) "
                 "from ops.publications order by publication_id", [pub_id])
             counts["tier_publication_log"] = con.execute(
@@ -194,6 +210,7 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
                 "select count(*) from pub.main.publications").fetchone()[0]
         finally:
             con.execute("detach pub")
+        _store_fingerprints(con, pub_id, current, chain + 1 if base is not None else 0)
 
     _verify(tmp, counts)
     with tmp.open("rb+") as fh:
@@ -204,14 +221,91 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
     os.replace(tmp, settings.published_path)
     _fsync_dir(settings.published_dir)
     checkpoint("publish.after_replace")
-    _write_parquet(settings, counts)
+    _write_parquet(settings, counts, only=[t for t in counts if written.get(t) != "unchanged"])
     checkpoint("publish.after_parquet")
 
     with warehouse(settings) as con:
         mark_published(con, pub_id, counts)
     log.info("publication %s: %s (%s)", pub_id, settings.published_path,
-             ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return Publication(pub_id, "published", settings.published_path, counts)
+             ", ".join(f"{k} {v} rows ({written.get(k, 'copied')})" for k, v in counts.items()))
+    return Publication(pub_id, "published", settings.published_path, counts, written=written)
+
+
+# --- what a publication wrote: fingerprints per mart and month --------------------------
+
+Fingerprints = dict[str, tuple[int, int]]  # partition -> (rows, sum of row hashes)
+State = tuple[str, Fingerprints]  # (columns with types, fingerprints)
+
+
+def _part(mart: str) -> str:
+    column = PUBLICATION_PARTITIONS.get(mart)
+    return f"coalesce(cast({column} as varchar), '')" if column else "''"
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, relation: str, mart: str,
+                  parts: list[str] | None = None) -> Fingerprints:
+    where, params = ("", []) if parts is None else (f"where {_part(mart)} in (select unnest(?))", [parts])
+    rows = con.execute(f"select {_part(mart)}, count(*), sum(hash(t)::hugeint) from {relation} t {where} "
+                       "group by 1", params).fetchall()
+    return {part: (n, int(h)) for part, n, h in rows}
+
+
+def _state(con: duckdb.DuckDBPyConnection, relation: str, mart: str) -> State:
+    columns = ", ".join(f"{name} {kind}" for name, kind, *_ in con.execute(f"describe {relation}").fetchall())
+    return columns, _fingerprints(con, relation, mart)
+
+
+def _delta_base(settings: Settings, con: duckdb.DuckDBPyConnection) -> tuple[dict[str, State] | None, int]:
+    """What the served file holds (its publication's fingerprints) and how many delta
+    publications led to it; None when it must be written from scratch."""
+    served = served_publication_id(settings.published_path)
+    if served is None or FULL_EVERY <= 1:
+        return None, 0
+    rows = con.execute("select mart, columns, part, rows, fingerprint, delta_chain "
+                       "from ops.publication_fingerprints where publication_id = ?", [served]).fetchall()
+    base: dict[str, State] = {}
+    chain = 0
+    for mart, columns, part, n, fingerprint, delta_chain in rows:
+        chain = delta_chain
+        _, parts = base.setdefault(mart, (columns, {}))
+        if part != "*":  # '*' only carries the columns of a mart (an empty one has no partitions)
+            parts[part] = (n, int(fingerprint))
+    if set(base) != set(PUBLISHED_MARTS) or chain + 1 >= FULL_EVERY:
+        return None, 0
+    return base, chain
+
+
+def _store_fingerprints(con: duckdb.DuckDBPyConnection, pub_id: int, states: dict[str, State],
+                        chain: int) -> None:
+    rows = [(pub_id, mart, columns, part, n, fingerprint, chain)
+            for mart, (columns, parts) in states.items()
+            for part, (n, fingerprint) in [("*", (sum(v[0] for v in parts.values()), 0)), *parts.items()]]
+    con.execute("delete from ops.publication_fingerprints where publication_id = ?", [pub_id])
+    con.executemany("insert into ops.publication_fingerprints (publication_id, mart, columns, part, rows, "
+                    "fingerprint, delta_chain) values (?, ?, ?, ?, ?, ?, ?)", rows)
+    # keep the fingerprints of the publications a rollback can still serve
+    con.execute("""delete from ops.publication_fingerprints where publication_id not in (
+                       select publication_id from ops.publications where status in ('published', 'publishing')
+                       order by publication_id desc limit ?)""", [KEEP_HISTORY + 2])
+
+
+def _write_mart(con: duckdb.DuckDBPyConnection, mart: str, current: State, base: State | None) -> str:
+    """Bring ``pub.main.<mart>`` (a copy of the served file, or a new file) to the warehouse's
+    mart: unchanged, the changed month partitions rewritten, or copied whole."""
+    if base is not None and base == current:
+        return "unchanged"
+    columns, parts = current
+    if base is None or base[0] != columns or mart not in PUBLICATION_PARTITIONS:
+        con.execute(f"create or replace table pub.main.{mart} as select * from marts.{mart}")
+        return "copied"
+    changed = sorted({p for p in parts if base[1].get(p) != parts[p]} | {p for p in base[1] if p not in parts})
+    con.execute(f"delete from pub.main.{mart} where {_part(mart)} in (select unnest(?))", [changed])
+    con.execute(f"insert into pub.main.{mart} select * from marts.{mart} "
+                f"where {_part(mart)} in (select unnest(?))", [changed])
+    got = _fingerprints(con, f"pub.main.{mart}", mart, changed)
+    if got != {p: parts[p] for p in changed if p in parts}:
+        raise RuntimeError(f"publication of {mart}: the rewritten months {changed} do not match the warehouse")
+    return f"{len(changed)} of {len(parts)} months rewritten"
 
 
 def _verify(path: Path, expected: dict[str, int]) -> None:
@@ -241,12 +335,15 @@ def _keep_previous(settings: Settings, pub_id: int) -> None:
         old.unlink()
 
 
-def _write_parquet(settings: Settings, counts: dict[str, int]) -> None:
-    """Each mart as ``parquet/<mart>/<mart>.parquet``, each file replaced atomically."""
+def _write_parquet(settings: Settings, counts: dict[str, int], only: list[str] | None = None) -> None:
+    """Each mart as ``parquet/<mart>/<mart>.parquet``, each file replaced atomically; with
+    ``only``, the other tables' files are kept unless missing."""
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:
         for table in counts:
             folder = settings.parquet_dir / table
+            if only is not None and table not in only and (folder / f"{table}.parquet").exists():
+                continue
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f".{table}.parquet.tmp"
             con.execute(f"copy {table} to '{tmp}' (format parquet)")

@@ -8,16 +8,33 @@ without a running Airflow: tests pass a plain dict as context.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kam.config import load_settings
+from kam.memory import tracked
 
 log = logging.getLogger(__name__)
+
+
+def _reports_peak_memory(task: Callable[..., dict]) -> Callable[..., dict]:
+    """Add the task's peak memory to its summary: ``peak_rss_mb`` (the larger of this
+    process since the task began and any child it ran, e.g. dbt), with the parts."""
+    @functools.wraps(task)
+    def wrapper(*args, **kwargs) -> dict:
+        with tracked() as peak:
+            summary = task(*args, **kwargs)
+        log.info("peak RSS of the task: %s MB (task process %s MB, child processes %s MB)",
+                 peak.mb, peak.process_mb, peak.children_mb)
+        return {**summary, "peak_rss_mb": peak.mb, "peak_rss_mb_process": peak.process_mb,
+                "peak_rss_mb_children": peak.children_mb}
+
+    return wrapper
 
 
 def _conf(context: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -63,6 +80,7 @@ def interval_from(context: Mapping[str, Any]) -> tuple[dt.datetime | None, dt.da
     return naive(context.get("data_interval_start")), naive(context.get("data_interval_end"))
 
 
+@_reports_peak_memory
 def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     """Ingest every new landing file of ``source``; refused files are reported, not fatal."""
     from kam.ingest.batch import ingest_source
@@ -108,6 +126,7 @@ def _sync_to_server(settings) -> dict[str, int]:
         return sync_new_batches(con, settings.pg_dsn, settings.tmp_dir)
 
 
+@_reports_peak_memory
 def dbt_build_task(context: Mapping[str, Any]) -> dict:
     """``dbt build`` (seeds, models, tests) on the working warehouse, incremental unless
     ``conf.full_refresh`` asks for a full rebuild; a failure refuses publication."""
@@ -126,6 +145,7 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
             "warnings": result.warnings[:20]}
 
 
+@_reports_peak_memory
 def audit_task(context: Mapping[str, Any]) -> dict:
     """GX suites on the marts + reconciliation; a failure refuses publication."""
     from kam.publish import record_refusal
@@ -144,6 +164,7 @@ def audit_task(context: Mapping[str, Any]) -> dict:
     return result.summary()
 
 
+@_reports_peak_memory
 def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict:
     from kam.publish import publish
 
@@ -159,7 +180,8 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
         pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary,
                       interval_from(context))
         where = str(pub.path)
-    return {"publication_id": pub.publication_id, "published_to": where, "rows": pub.row_counts}
+    return {"publication_id": pub.publication_id, "published_to": where, "rows": pub.row_counts,
+            "written": pub.written}
 
 
 def _fail(message: str) -> None:

@@ -77,6 +77,17 @@ create table if not exists ops.dbt_builds (
     started_at timestamp not null,
     finished_at timestamp not null
 );
+-- what each publication wrote, per mart and partition (month): the next publication copies the
+-- served file and rewrites only the partitions whose fingerprint changed (kam.publish)
+create table if not exists ops.publication_fingerprints (
+    publication_id bigint not null,
+    mart varchar not null,
+    columns varchar not null,         -- names and types, in order
+    part varchar not null,            -- the partition column's value as text ('' unpartitioned)
+    rows bigint not null,
+    fingerprint hugeint not null,     -- sum of the rows' hashes
+    delta_chain integer not null      -- publications since the last one written from scratch
+);
 -- columns added after the first release (older warehouses are upgraded in place)
 alter table ops.ingest_batches add column if not exists gx_docs varchar;
 -- rows GX validated: the whole batch up to KAM_GX_BATCH_SAMPLE_ROWS, else the failing rows and a

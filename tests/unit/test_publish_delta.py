@@ -1,0 +1,107 @@
+"""A publication copies the served file and rewrites only what changed (kam.publish).
+
+A real warehouse file with small marts, real publications; what is served must always
+equal the warehouse's marts, whichever way it was written."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+from conftest import published_tables
+
+import kam.publish as publish_module
+from kam.config import Settings
+from kam.marts import PUBLICATION_PARTITIONS, PUBLISHED_MARTS
+from kam.publish import publish
+from kam.warehouse import warehouse
+
+D = dt.date(2026, 10, 14)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    s = Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing")
+    with warehouse(s) as con:
+        con.execute("create schema if not exists marts")
+        for mart in PUBLISHED_MARTS:
+            month = PUBLICATION_PARTITIONS.get(mart, "as_of_month")
+            con.execute(f"""create table marts.{mart} as
+                select 'C' || (i % 7) as customer_id, date '2026-01-01' + to_months(i % 10) as {month},
+                       i as amount, 'B' as tier from range(200) r(i)""")
+    return s
+
+
+def _warehouse_marts(settings) -> dict:
+    out = {}
+    with warehouse(settings, read_only=True) as con:
+        for mart in PUBLISHED_MARTS:
+            cols = [r[0] for r in con.execute(f"describe marts.{mart}").fetchall()]
+            out[mart] = [cols, con.execute(f"select {', '.join(cols)} from marts.{mart} order by all").fetchall()]
+    return out
+
+
+def _served(settings) -> dict:
+    tables = published_tables(settings.published_path)
+    return {k: v for k, v in tables.items() if k in PUBLISHED_MARTS}
+
+
+def test_an_unchanged_mart_is_not_rewritten_and_a_changed_month_is(settings):
+    first = publish(settings, "r1", D)
+    assert set(first.written.values()) == {"copied"}
+    assert _served(settings) == _warehouse_marts(settings)
+    parquet = settings.parquet_dir / "dim_customers" / "dim_customers.parquet"
+    written_at = parquet.stat().st_mtime_ns
+
+    second = publish(settings, "r2", D)
+    assert set(second.written.values()) == {"unchanged"}
+    assert _served(settings) == _warehouse_marts(settings)
+    assert parquet.stat().st_mtime_ns == written_at  # an unchanged mart's Parquet file is kept
+
+    with warehouse(settings) as con:  # one month changed, one month new, one row gone
+        con.execute("update marts.fct_order_lines set amount = amount + 1 where order_month = date '2026-03-01'")
+        con.execute("insert into marts.fct_order_lines values ('C1', date '2026-11-01', 999, 'A')")
+        con.execute("delete from marts.customer_value_monthly where amount = 5")
+        con.execute("update marts.dim_customers set tier = 'A' where amount = 0")
+    third = publish(settings, "r3", D)
+    assert third.written["fct_order_lines"] == "2 of 11 months rewritten"
+    assert third.written["customer_value_monthly"] == "1 of 10 months rewritten"
+    assert third.written["dim_customers"] == "copied"  # not partitioned: whole
+    assert third.written["fct_visits"] == "unchanged"
+    assert _served(settings) == _warehouse_marts(settings)
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        assert con.execute("select count(*) from publications where status = 'published'").fetchone()[0] == 3
+    pq = duckdb.sql(f"select count(*) from '{settings.parquet_dir}/fct_order_lines/fct_order_lines.parquet'")
+    assert pq.fetchone()[0] == 201
+
+
+def test_a_mart_whose_columns_changed_is_copied_whole(settings):
+    publish(settings, "r1", D)
+    with warehouse(settings) as con:
+        con.execute("alter table marts.fct_visits add column note varchar default 'x'")
+    pub = publish(settings, "r2", D)
+    assert pub.written["fct_visits"] == "copied"
+    assert _served(settings) == _warehouse_marts(settings)
+
+
+def test_every_nth_publication_is_written_from_scratch(settings, monkeypatch):
+    monkeypatch.setattr(publish_module, "FULL_EVERY", 3)
+    kinds = []
+    for i in range(5):
+        with warehouse(settings) as con:
+            con.execute(f"insert into marts.fct_order_lines values ('C9', date '2026-12-01', {i}, 'C')")
+        kinds.append(publish(settings, f"r{i}", D).written["fct_order_lines"])
+        assert _served(settings) == _warehouse_marts(settings)
+    assert kinds == ["copied", "1 of 11 months rewritten", "1 of 11 months rewritten", "copied",
+                     "1 of 11 months rewritten"]
+
+
+def test_without_the_served_publications_fingerprints_it_is_written_from_scratch(settings):
+    publish(settings, "r1", D)
+    with warehouse(settings) as con:
+        con.execute("delete from ops.publication_fingerprints")
+        con.execute("update marts.fct_complaints set amount = -amount")
+    pub = publish(settings, "r2", D)
+    assert set(pub.written.values()) == {"copied"}
+    assert _served(settings) == _warehouse_marts(settings)
