@@ -42,9 +42,9 @@ class Settings:
     kam_home: Path
     landing_dir: Path
     max_bad_row_share: float = 0.10
-    duckdb_memory_limit: str = "4GB"
+    duckdb_memory_limit: str = "3GB"
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
-    gx_max_rows: int = 1_000_000  # KAM_GX_MAX_ROWS: GX validates a sample of larger marts
+    gx_max_rows: int = 250_000  # KAM_GX_MAX_ROWS: GX validates a sample of larger marts
     gx_batch_sample_rows: int = 5_000  # KAM_GX_BATCH_SAMPLE_ROWS: GX's share of a raw batch's rows
     repo_root: Path = REPO_ROOT
     expectations_override: Path | None = None  # KAM_EXPECTATIONS_DIR: another set of suites
@@ -146,9 +146,9 @@ def load_settings() -> Settings:
         kam_home=home,
         landing_dir=landing,
         max_bad_row_share=share,
-        duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "4GB"),
+        duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "3GB"),
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
-        gx_max_rows=_env_int("KAM_GX_MAX_ROWS", 1_000_000),
+        gx_max_rows=_env_int("KAM_GX_MAX_ROWS", 250_000),
         gx_batch_sample_rows=_env_int("KAM_GX_BATCH_SAMPLE_ROWS", 5_000),
         expectations_override=(Path(os.environ["KAM_EXPECTATIONS_DIR"]).resolve()
                                if os.environ.get("KAM_EXPECTATIONS_DIR") else None),

@@ -43,8 +43,8 @@ def test_suite_columns_are_what_the_expectations_read(tmp_path):
 def test_large_mart_is_validated_on_a_repeatable_sample_of_its_checked_columns(con):
     result = AuditResult()
     frame = _mart_frame(con, "fct_order_lines", SUITE, 1000, result)
-    assert len(frame) == 1000 and set(frame.columns) == set(suite_columns(SUITE))
-    assert result.sampled == {"fct_order_lines": {"validated_rows": 1000, "rows": 5000}}
+    assert 850 < len(frame) < 1150 and set(frame.columns) == set(suite_columns(SUITE))
+    assert result.sampled == {"fct_order_lines": {"validated_rows": len(frame), "rows": 5000}}
     again = _mart_frame(con, "fct_order_lines", SUITE, 1000, AuditResult())
     assert sorted(frame["order_line_id"]) == sorted(again["order_line_id"])  # repeatable
     outcome = validate_frame(frame, SUITE, parameters={"min_date": "2000-01-01", "run_date": "2026-12-31"})
