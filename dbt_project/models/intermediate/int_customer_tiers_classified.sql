@@ -138,10 +138,15 @@ capped as (
     cross join (select tier, tier_rank from tier_ranks where tier = '{{ pka.max_tier }}') as cap_rank
 ),
 
-graced as (
-    -- §6 demotion grace: the best raw tier of the last N months
+grace as (
+    -- §6 demotion grace: the best raw tier of the last N months. The tier steps below run
+    -- on these narrow rows (key, dates, ranks) and join the wide rows once, by key: with
+    -- the ~60 columns carried through a window or joined to the tiny tier_labels, DuckDB
+    -- built hash tables of every wide row and ran out of 3 GB at 100k customers x 36 months
     select
-        capped.*,
+        capped.customer_id,
+        capped.as_of_month,
+        capped.as_of_date,
         raw_rank.tier_rank as raw_tier_rank,
         min(raw_rank.tier_rank) over (
             partition by capped.customer_id
@@ -153,34 +158,74 @@ graced as (
         on capped.raw_tier = raw_rank.tier
 ),
 
-overridden as (
+active_overrides as (
     -- §6 manual overrides apply inside their validity only
     select
-        graced.*,
+        grace.customer_id,
+        grace.as_of_month,
+        overrides.tier,
+        overrides.reason
+    from grace
+    inner join overrides
+        on grace.customer_id = overrides.customer_id
+        and grace.as_of_date >= overrides.valid_from
+        and (overrides.valid_until is null or grace.as_of_date <= overrides.valid_until)
+),
+
+tiers as (
+    select
+        grace.customer_id,
+        grace.as_of_month,
+        grace.raw_tier_rank,
+        grace.computed_tier_rank,
         computed.tier as computed_tier,
         coalesce(active_override.tier, computed.tier) as tier,
         active_override.reason as override_reason
-    from graced
+    from grace
     inner join tier_ranks as computed
-        on graced.computed_tier_rank = computed.tier_rank
-    left join overrides as active_override
-        on graced.customer_id = active_override.customer_id
-        and graced.as_of_date >= active_override.valid_from
-        and (active_override.valid_until is null or graced.as_of_date <= active_override.valid_until)
+        on grace.computed_tier_rank = computed.tier_rank
+    left join active_overrides as active_override
+        on grace.customer_id = active_override.customer_id
+        and grace.as_of_month = active_override.as_of_month
+),
+
+labelled as (
+    select
+        tiers.*,
+        labels.size_class,
+        labels.tier_rank
+    from tiers
+    inner join tier_ranks as labels
+        on tiers.tier = labels.tier
+),
+
+overridden as (
+    select
+        capped.*,
+        labelled.raw_tier_rank,
+        labelled.computed_tier_rank,
+        labelled.computed_tier,
+        labelled.tier,
+        labelled.override_reason,
+        labelled.size_class,
+        labelled.tier_rank
+    from capped
+    inner join labelled
+        on capped.customer_id = labelled.customer_id
+        and capped.as_of_month = labelled.as_of_month
+    where capped.as_of_month >= {{ kam_from_month() }}
 ),
 
 final as (
     select
         overridden.*,
-        labels.size_class,
-        labels.tier_rank,
         case
-            when labels.size_class <> 'key' then null
+            when overridden.size_class <> 'key' then null
             when overridden.gross_margin >= overridden.median_gross_margin then 'profit'
             else 'volume'
         end as profit_role,
         case
-            when labels.size_class <> 'key' then null
+            when overridden.size_class <> 'key' then null
             when overridden.is_strategic_partner or overridden.relationship_level = 'alliance' then 'strategic'
             when overridden.service_solution_share >= {{ var('extrinsic_min_service_share') }} then 'extrinsic'
             else 'intrinsic'
@@ -193,9 +238,6 @@ final as (
             when overridden.potential_value_score is not null then 'maintain'
         end as value_quadrant
     from overridden
-    inner join tier_ranks as labels
-        on overridden.tier = labels.tier
-    where overridden.as_of_month >= {{ kam_from_month() }}
 )
 
 select * from final
