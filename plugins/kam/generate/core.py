@@ -484,6 +484,9 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
         before["updated_at"] = pd.to_datetime(before["order_date"]) + pd.to_timedelta(
             rng.integers(1, 20, len(before)), unit="h")
         orders = pd.concat([orders, before], ignore_index=True)
+    resent = np.zeros(len(orders), dtype=bool)  # re-sent lines are not also corrected below
+    if daily_tail:
+        resent[len(orders) - len(before):] = True
     complaints, complaints_today = tail(complaints, "opened_at")
     visits, visits_today = tail(visits, "visit_date")
     if daily_tail:
@@ -515,7 +518,7 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
             _write_csv(part, p, enc, chinese_style=(style == "csv-gb18030"))
         record("orders", p, len(part))
     # late corrections: 1% of older confirmed lines re-sent with a new amount
-    old = orders[(orders["status"] == "confirmed")
+    old = orders[~resent & (orders["status"] == "confirmed")
                  & (pd.to_datetime(orders["order_date"]) < pd.Timestamp(month_list[-3]))]
     fix = old.sample(frac=0.01, random_state=seed).copy()
     factor = rng.uniform(0.85, 1.1, len(fix))
