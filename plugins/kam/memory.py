@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,8 +65,3 @@ def tracked() -> Iterator[Peak]:
         peak.children_mb = round(max(children), 1) if children else None
         known = [v for v in (peak.process_mb, peak.children_mb) if v is not None]
         peak.mb = max(known) if known else None
-
-
-def children_peak_mb() -> float:
-    """Peak RSS of the largest child this process has waited for."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
