@@ -107,12 +107,14 @@
 {%- endmacro %}
 
 {#- Config of a monthly model: the months being recomputed are deleted, then the new
-    rows appended (delete by month, not by key: a month can lose rows). -#}
+    rows appended (delete by month, not by key: a month can lose rows). Its data tests
+    check the same months (macros/test_scope.sql). -#}
 {% macro kam_monthly_config(month_column='as_of_month') -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        meta={'kam_month_column': month_column},
         pre_hook=["{% if is_incremental() %}delete from {{ this }} where " ~ month_column
                   ~ " >= {{ kam_from_month() }}{% endif %}"],
     ) }}

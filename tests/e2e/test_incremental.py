@@ -10,6 +10,7 @@ same tables, row for row.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -27,6 +28,16 @@ def _last_build(home: Path) -> tuple:
                               order by finished_at desc limit 1""").fetchone()
     finally:
         con.close()
+
+
+def _test_sql(home: Path, prefix: str) -> str:
+    """The SQL dbt ran for the data test whose id starts with ``prefix`` in the last build."""
+    results = json.loads((home / "dbt" / "target" / "run_results.json").read_text())["results"]
+    return next(r["compiled_code"] for r in results if r["unique_id"].startswith(prefix))
+
+
+SCORECARD_TEST = "test.kam.unique_combination_customer_value_monthly_customer_id__as_of_month"
+FACT_TEST = "test.kam.unique_fct_order_lines_order_line_id"
 
 
 def _published(home: Path) -> dict:
@@ -62,8 +73,14 @@ def _incremental_then_full(staged) -> tuple[tuple, dict, dict]:
     run_kam(["run", "--landing", str(landing), "--date", END.isoformat()], home)
     build = _last_build(home)
     incremental = _published(home)
+    # the data tests of a monthly model check the months the build rewrote; a fact's, every row
+    month_filter = f"as_of_month >= cast('{build[2]:%Y-%m-%d}' as date)"
+    assert month_filter in _test_sql(home, SCORECARD_TEST)
+    assert "dbt_subquery" not in _test_sql(home, FACT_TEST)
     run_kam(["run", "--landing", str(landing), "--date", END.isoformat(), "--full-refresh"], home)
     assert _last_build(home)[:2] == ("full-refresh", "requested (--full-refresh)")
+    # a full build tests every row
+    assert "dbt_subquery" not in _test_sql(home, SCORECARD_TEST)
     return build, incremental, _published(home)
 
 

@@ -1,5 +1,8 @@
 -- One row per tier change (DOMAIN §7): from, to, direction, and the scorecard
 -- dimension whose score moved most since the previous month (why it changed).
+-- Incremental by month: reads one month before kam_from_month() for the lags (a
+-- customer's months have no holes, int_customer_months_spined).
+{{ kam_monthly_config('change_month') }}
 with monthly as (
     select
         customer_id,
@@ -17,6 +20,7 @@ with monthly as (
             as {{ d }}_change{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('customer_value_monthly') }}
+    where as_of_month >= {{ kam_read_from_month(1) }}
 ),
 
 ranks as (
@@ -28,6 +32,7 @@ changes as (
     from monthly
     where previous_tier is not null
         and previous_tier <> tier
+        and as_of_month >= {{ kam_from_month() }}
 ),
 
 moves as (

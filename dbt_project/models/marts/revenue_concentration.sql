@@ -1,5 +1,7 @@
 -- Per month: the 80/20 claim measured (DOMAIN §9) over customers with revenue
 -- in the window: top-20% share, customers that make 80% of revenue, Gini.
+-- Incremental by month (kam_monthly_config): a month depends only on its own rows.
+{{ kam_monthly_config() }}
 with ranked as (
     select
         as_of_month,
@@ -16,6 +18,7 @@ with ranked as (
         ), 0) as revenue_above
     from {{ ref('customer_value_monthly') }}
     where revenue > 0
+        and as_of_month >= {{ kam_from_month() }}
 ),
 
 final as (

@@ -1,6 +1,9 @@
 -- Per month, how many customers (and how much window revenue) moved from each
 -- tier to each tier since the previous month (DOMAIN §7): the transition matrix.
 -- from_tier 'new' = the customer's first month.
+-- Incremental by month: reads one month before kam_from_month() for the lag (a
+-- customer's months have no holes, int_customer_months_spined).
+{{ kam_monthly_config() }}
 with monthly as (
     select
         customer_id,
@@ -9,6 +12,7 @@ with monthly as (
         revenue,
         coalesce(lag(tier) over (partition by customer_id order by as_of_month), 'new') as from_tier
     from {{ ref('customer_value_monthly') }}
+    where as_of_month >= {{ kam_read_from_month(1) }}
 ),
 
 final as (
@@ -19,6 +23,7 @@ final as (
         count(*) as customers,
         sum(revenue) as revenue
     from monthly
+    where as_of_month >= {{ kam_from_month() }}
     group by as_of_month, from_tier, tier
 )
 
