@@ -288,7 +288,7 @@ def _build_seconds(settings: Settings) -> float:
 
 
 def run_bench(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date,
-              generate_data: bool = True, echo=print) -> BenchReport:
+              generate_data: bool = True, echo=print, volumes: dict[str, int | None] | None = None) -> BenchReport:
     """The full run covers everything up to the day before ``run_date``; then the last
     day's delivery (daily files) lands and the daily incremental run is measured."""
     import shutil
@@ -303,7 +303,7 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
         echo(f"generating {customers:,} customers × {months} months into {landing} …")
         started = time.monotonic()
         summary = generate(landing, customers=customers, months=months, seed=seed, end_date=run_date,
-                           daily_tail=True)
+                           daily_tail=True, **(volumes or {}))
         rows = summary.rows
         echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
         daily = [f for f in summary.last_day_files if "_daily_" in f]

@@ -39,7 +39,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else _settings(args).landing_dir
     summary = generate(out, customers=args.customers, months=args.months, seed=args.seed,
-                       end_date=args.end_date)
+                       end_date=args.end_date, **_volumes(args))
     print(summary.describe())
     return 0
 
@@ -95,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"1/2 generating sample data ({args.customers} customers × {args.months} months) "
           f"into {settings.landing_dir} …")
     print("    " + generate(settings.landing_dir, customers=args.customers, months=args.months,
-                            seed=args.seed, end_date=today).describe())
+                            seed=args.seed, end_date=today, **_volumes(args)).describe())
     print("2/2 running the DAGs through Airflow (ingest → build_and_publish) …")
     from kam.orchestrate import run_pipeline
 
@@ -191,8 +191,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if work.exists() and any(work.iterdir()):
         raise KamError(f"benchmark folder {work} is not empty (choose another --workdir)")
     settings = base.with_overrides(kam_home=work / "home", landing_dir=work / "landing")
-    print(f"kam bench: {args.customers:,} customers × {args.months} months in {work}")
-    report = run_bench(settings, args.customers, args.months, args.seed, args.date or dt.date.today())
+    print(f"kam bench: {args.customers:,} customers × {args.months} months "
+          f"({', '.join(f'{k} ~{v:,}' for k, v in _volumes(args, BENCH_PER_CUSTOMER).items())}) in {work}")
+    report = run_bench(settings, args.customers, args.months, args.seed, args.date or dt.date.today(),
+                       volumes=_volumes(args, BENCH_PER_CUSTOMER))
     print()
     print(report.markdown())
     if args.report != "-":
@@ -216,11 +218,26 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return subprocess.call([airflow_executable(), *args.airflow_args], env=airflow_env(settings))
 
 
-def _scale_args(parser: argparse.ArgumentParser, customers: int, months: int) -> None:
+# DESIGN.md §6's scale per customer: 10M order lines, 1M complaints, 3M visits for 100k customers
+BENCH_PER_CUSTOMER = {"order_lines": 100, "complaints": 10, "visits": 30}
+
+
+def _scale_args(parser: argparse.ArgumentParser, customers: int, months: int,
+                volumes_default: str = "the customers' natural rates") -> None:
     """The size of generated data (kam generate, demo, bench)."""
     parser.add_argument("--customers", type=int, default=customers)
     parser.add_argument("--months", type=int, default=months)
     parser.add_argument("--seed", type=int, default=42)
+    for name in BENCH_PER_CUSTOMER:
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None,
+                            help=f"about how many {name.replace('_', ' ')} to generate (default: {volumes_default})")
+
+
+def _volumes(args: argparse.Namespace, per_customer: dict[str, int] | None = None) -> dict[str, int | None]:
+    """The volumes asked for; without one, ``per_customer`` × customers (or the natural rates)."""
+    return {name: getattr(args, name) if getattr(args, name) is not None
+            else (per_customer[name] * args.customers if per_customer else None)
+            for name in BENCH_PER_CUSTOMER}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_quarantine)
 
     b = sub.add_parser("bench", help="measure the pipeline against the engine floor and a pandas baseline")
-    _scale_args(b, 100_000, 36)
+    _scale_args(b, 100_000, 36, volumes_default="DESIGN.md §6's ratio: per customer 100 order lines, "
+                                                 "10 complaints, 30 visits")
     b.add_argument("--date", type=_date, default=None, help="run date and last day of data (default today)")
     b.add_argument("--workdir", help="folder for the generated data and state (default $KAM_HOME/bench/<time>)")
     b.add_argument("--keep", action="store_true", help="keep the generated data and state afterwards")

@@ -48,6 +48,11 @@ class SourceContract:
         return tuple(c.name for c in self.columns if c.required)
 
 
+def quote_ident(name: str) -> str:
+    """A column name as a quoted SQL identifier (landing names are free text)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _c(name: str, type_: str = "text", required: bool = False, personal: bool = False) -> Column:
     return Column(name, type_, required, personal)
 

@@ -69,3 +69,18 @@ def test_planted_customers_have_their_stories(tmp_path):
     assert "C000009" not in set(master["customer_id"])  # facts before master: inferred member
     one_off = orders[orders["customer_id"] == "C000002"]
     assert one_off["order_id"].nunique() <= 1
+
+
+def test_asked_volumes_are_generated_and_revenue_per_customer_is_kept(tmp_path):
+    natural = generate(tmp_path / "n", customers=300, months=13, seed=5, end_date=END)
+    asked = {"order_lines": 3 * natural.rows["orders"], "complaints": 2_000, "visits": 6_000}
+    scaled = generate(tmp_path / "s", customers=300, months=13, seed=5, end_date=END, **asked)
+    got = {"order_lines": scaled.rows["orders"], "complaints": scaled.rows["complaints"],
+           "visits": scaled.rows["visits"]}
+    for name, want in asked.items():
+        assert abs(got[name] - want) <= 0.05 * want, (name, got[name], want)
+    # more lines, each smaller: the customers' revenue stays about what it was
+    revenue = {k: duckdb.sql(f"select sum(try_cast(replace(net_amount, ',', '') as double)) from read_csv("
+                             f"'{tmp_path / k}/orders/*.csv', all_varchar=true, union_by_name=true)").fetchone()[0]
+               for k in ("n", "s")}
+    assert 0.8 < revenue["s"] / revenue["n"] < 1.25, revenue

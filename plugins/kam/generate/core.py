@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,8 @@ ARCHETYPE_SHARES = {
     "late_payer": 0.05, "burst": 0.03, "churned": 0.04,
 }
 # Calendar-month seasonality: Spring Festival dip in February, year-end push.
+# lines per order: 1 + Poisson(1.5), at most 8 (see _orders)
+MEAN_LINES_PER_ORDER = 1 + sum(min(k, 7) * math.exp(-1.5) * 1.5 ** k / math.factorial(k) for k in range(40))
 SEASON = np.array([0.9, 0.6, 1.0, 1.0, 1.05, 1.1, 0.95, 0.95, 1.05, 1.0, 1.1, 1.3])
 INDUSTRIES = list(names.INDUSTRY_WORDS)
 
@@ -171,14 +174,24 @@ def _trend(archetype: np.ndarray, first_month: np.ndarray, n_months: int,
     return trend
 
 
+def _scaled(lam: np.ndarray, target: int | None, per_draw: float = 1.0) -> float:
+    """The factor that brings the expected number of rows (``per_draw`` rows per event of
+    Poisson rates ``lam``) to ``target``; 1 without a target."""
+    expected = float(lam.sum()) * per_draw
+    return target / expected if target and expected > 0 else 1.0
+
+
 def _orders(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
-            end_date: dt.date) -> pd.DataFrame:
+            end_date: dt.date, order_lines: int | None = None) -> pd.DataFrame:
     n_months = len(months)
     arche = cust["_archetype"].to_numpy()
     size = cust["_size"].to_numpy()
     rate = np.clip(1.0 * size ** 0.5, 1.0, 16.0)
     season = np.array([SEASON[mo.month - 1] for mo in months])
     trend = _trend(arche, cust["_first_month"].to_numpy(), n_months, rng)
+    # a target volume scales every customer's order rate (and so divides the line value:
+    # revenue per customer stays the same)
+    rate = rate * _scaled(rate[:, None] * trend * season[None, :], order_lines, MEAN_LINES_PER_ORDER)
     counts = rng.poisson(rate[:, None] * trend * season[None, :])
     # the anchor orders every month
     anchor = arche == "anchor"
@@ -258,9 +271,10 @@ def _orders(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
 
 
 def _complaints(rng: np.random.Generator, cust: pd.DataFrame, orders: pd.DataFrame,
-                end_date: dt.date) -> pd.DataFrame:
+                end_date: dt.date, complaints: int | None = None) -> pd.DataFrame:
     per = orders.groupby(["customer_id", pd.to_datetime(orders["order_date"]).dt.to_period("M")]).size()
     lam = 0.12 * np.sqrt(per.to_numpy()) + 0.01  # key accounts get better service per order
+    lam = lam * _scaled(lam, complaints)
     k = rng.poisson(lam)
     cust_ids = np.repeat(per.index.get_level_values(0).to_numpy(), k)
     month = np.repeat(per.index.get_level_values(1).to_timestamp().to_numpy(), k)
@@ -330,7 +344,7 @@ LEVELS = ["stranger", "familiar", "trusted", "alliance"]
 
 
 def _visits(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
-            end_date: dt.date) -> pd.DataFrame:
+            end_date: dt.date, visits: int | None = None) -> pd.DataFrame:
     n_months = len(months)
     arche = cust["_archetype"].to_numpy()
     size = cust["_size"].to_numpy()
@@ -343,6 +357,7 @@ def _visits(rng: np.random.Generator, cust: pd.DataFrame, months: list[dt.date],
     active[arche == "churned"] &= t[0] < 8
     active[arche == "decliner"] &= t[0] < n_months - 5
     active[arche == "one_off"] = False
+    rate = rate * _scaled(rate[:, None] * active, visits)
     counts = rng.poisson(rate[:, None] * active)
     ci, mi = np.nonzero(counts)
     reps = counts[ci, mi]
@@ -418,8 +433,14 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int = 42,
-             end_date: dt.date | None = None, daily_tail: bool = False) -> GenerationSummary:
+             end_date: dt.date | None = None, daily_tail: bool = False, order_lines: int | None = None,
+             complaints: int | None = None, visits: int | None = None) -> GenerationSummary:
     """Write a landing folder (``out_dir/<source>/...``) and return what was written.
+
+    ``order_lines``, ``complaints``, ``visits``: about how many to generate (the rates of
+    every customer scaled to it; the planted stories keep their shape); default: the
+    natural rates (about 125 order lines, 6 complaints and 18 visits per customer over
+    36 months).
 
     ``daily_tail``: the orders, complaints and visits of ``end_date`` go into daily files
     (``*_daily_YYYYMMDD``) instead of the period files; with the corrections file they
@@ -433,9 +454,12 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
     rng = np.random.default_rng(seed)
     month_list = _month_starts(end_date, months)
     cust = _customers(rng, customers, month_list, end_date)
-    orders = _orders(rng, cust, month_list, end_date)
-    complaints = _complaints(rng, cust, orders, end_date)
-    visits = _visits(rng, cust, month_list, end_date)
+    for name, value in (("order_lines", order_lines), ("complaints", complaints), ("visits", visits)):
+        if value is not None and value <= 0:
+            raise KamError(f"{name} must be a positive number, got {value:,}")
+    orders = _orders(rng, cust, month_list, end_date, order_lines)
+    complaints = _complaints(rng, cust, orders, end_date, complaints)
+    visits = _visits(rng, cust, month_list, end_date, visits)
     summary = GenerationSummary(Path(out_dir), customers, months, seed, end_date)
     for source in ("customers", "orders", "complaints", "visits"):
         (Path(out_dir) / source).mkdir(parents=True, exist_ok=True)

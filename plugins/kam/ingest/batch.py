@@ -23,6 +23,7 @@ import pandas as pd
 
 from kam.config import Settings
 from kam.contract import DUCKDB_TYPES, SourceContract, contract_for
+from kam.contract import quote_ident as _q
 from kam.errors import BatchRefused
 from kam.faults import checkpoint
 from kam.ingest.parse import typed_select
@@ -75,10 +76,6 @@ def discover_files(landing_dir: Path, source: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def ensure_tables(con: duckdb.DuckDBPyConnection, contract: SourceContract) -> None:
     typed = ", ".join(f"{_q(c.name)} {DUCKDB_TYPES[c.type]}" for c in contract.columns)
     text = ", ".join(f"{_q(c.name)} VARCHAR" for c in contract.columns)
@@ -107,31 +104,6 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, columns: li
 
 def _suite_parameters(run_date: dt.date) -> dict[str, str]:
     return {"min_date": "2000-01-01", "max_date": (run_date + dt.timedelta(days=1)).isoformat()}
-
-
-def _gx_reasons(
-    frame: pd.DataFrame, source: str, settings: Settings, run_date: dt.date,
-) -> tuple[dict[int, list[str]], str | None]:
-    """Row number -> failed expectations, and the link to the GX result (Data Docs)."""
-    from kam.quality.gx_suites import validate_frame
-
-    outcome = validate_frame(
-        frame,
-        settings.expectations_dir / f"raw_{source}.json",
-        parameters=_suite_parameters(run_date),
-        index_columns=["_row_number"],
-        docs_root=settings.gx_dir,
-    )
-    reasons: dict[int, list[str]] = defaultdict(list)
-    for failure in outcome.failures:
-        if failure.error:
-            raise RuntimeError(f"GX suite raw_{source}: {failure.describe()}")
-        values = failure.unexpected_values or [None] * len(failure.row_indices)
-        for index, value in zip(failure.row_indices, values, strict=False):
-            row = index if not isinstance(index, dict) else index["_row_number"]
-            shown = f", got {value!r}" if value is not None and not isinstance(value, dict) else ""
-            reasons[int(row)].append(f"{failure.describe()}{shown}")
-    return reasons, outcome.docs_url
 
 
 def _record(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, size: int,
@@ -300,11 +272,25 @@ def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: S
 
 def _row_reasons_in_gx(con: duckdb.DuckDBPyConnection, settings: Settings, contract: SourceContract,
                        run_date: dt.date) -> tuple[int, str | None, int]:
-    """The whole batch through GX as a pandas DataFrame (suites the SQL compiler does not cover)."""
+    """The whole batch through GX as a pandas DataFrame (suites the SQL compiler does not cover):
+    row number -> failed expectations, and the link to the GX result (Data Docs)."""
+    from kam.quality.gx_suites import validate_frame
+
     frame = con.sql(
         f"select {', '.join(_q(c) for c in contract.column_names)}, _row_number from _batch_typed"
     ).df()
-    reasons, docs_url = _gx_reasons(frame, contract.name, settings, run_date)
+    outcome = validate_frame(frame, settings.expectations_dir / f"raw_{contract.name}.json",
+                             parameters=_suite_parameters(run_date), index_columns=["_row_number"],
+                             docs_root=settings.gx_dir)
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for failure in outcome.failures:
+        if failure.error:
+            raise RuntimeError(f"GX suite raw_{contract.name}: {failure.describe()}")
+        values = failure.unexpected_values or [None] * len(failure.row_indices)
+        for index, value in zip(failure.row_indices, values, strict=False):
+            row = index if not isinstance(index, dict) else index["_row_number"]
+            shown = f", got {value!r}" if value is not None and not isinstance(value, dict) else ""
+            reasons[int(row)].append(f"{failure.describe()}{shown}")
     for row, text in con.execute(
         "select _row_number, _parse_errors from _batch_typed where _parse_errors <> ''"
     ).fetchall():
@@ -322,7 +308,7 @@ def _row_reasons_in_gx(con: duckdb.DuckDBPyConnection, settings: Settings, contr
     con.register("_batch_reasons_frame", bad)
     con.execute("create or replace temp table _batch_reasons as select * from _batch_reasons_frame")
     con.unregister("_batch_reasons_frame")
-    return len(bad), docs_url, len(frame)
+    return len(bad), outcome.docs_url, len(frame)
 
 
 def _load(con: duckdb.DuckDBPyConnection, contract: SourceContract, read: ReadResult,

@@ -10,14 +10,11 @@ separators in amounts, common boolean spellings (true/false, 1/0, yes/no, 是/�
 from __future__ import annotations
 
 from kam.contract import DUCKDB_TYPES, Column, SourceContract
+from kam.contract import quote_ident as _q
 
 _TRUE = "('true', 't', '1', 'yes', 'y', '是')"
 _FALSE = "('false', 'f', '0', 'no', 'n', '否')"
 _SLASH_FORMATS = "['%Y/%m/%d', '%Y/%m/%d %H:%M:%S', '%Y/%m/%d %H:%M', '%Y-%m-%dT%H:%M:%S']"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def parse_expression(column: Column) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kam.contract import quote_ident as _q
 from kam.quality.gx_suites import CheckFailure
 
 NUMERIC = {"int", "decimal"}
@@ -62,10 +63,6 @@ class RowCheck:
     @property
     def reason(self) -> str:
         return self.failure.describe()
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _lit(value: Any) -> str:
