@@ -139,8 +139,7 @@ def _task_figures(settings: Settings) -> dict[str, tuple[float, float | None]]:
     peaks: dict[tuple[str, str], float] = {}
     for dag_id, task_id, value in xcoms:
         try:
-            value = json.loads(value) if isinstance(value, str | bytes) else value
-            value = json.loads(value) if isinstance(value, str) else value  # stored JSON of a JSON string
+            value = json.loads(value) if isinstance(value, str | bytes) else value  # Airflow 3 stores JSON text
         except ValueError:
             continue
         if isinstance(value, dict) and isinstance(value.get("peak_rss_mb"), int | float):
