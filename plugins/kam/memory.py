@@ -10,6 +10,8 @@ subprocess), taken from ``wait4``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,16 @@ def self_peak_mb() -> float | None:
     except OSError:
         pass
     return None
+
+
+def release_free_heap() -> None:
+    """Give the heap that earlier work freed back to the OS (glibc keeps it otherwise): a
+    task that shares its process with earlier ones (``airflow dags test``) does not carry
+    their leftovers into its own peak."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def reset_self_peak() -> bool:
@@ -54,6 +66,8 @@ class Peak:
 @contextlib.contextmanager
 def tracked() -> Iterator[Peak]:
     peak = Peak()
+    gc.collect()
+    release_free_heap()
     reset = reset_self_peak()
     first_child = len(_child_peaks)
     try:

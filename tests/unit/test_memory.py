@@ -42,3 +42,19 @@ def test_the_peak_of_a_child_it_waited_for():
 def test_the_exit_code_of_a_failed_child():
     proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     assert wait_child(proc.pid) == 3
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+def test_a_task_does_not_carry_the_heap_an_earlier_task_freed():
+    # many small objects: glibc keeps their freed heap resident unless it is trimmed
+    kept = [bytearray(1000) for _ in range(400_000)]
+    del kept
+    before = _rss_mb()
+    with tracked() as peak:
+        pass
+    assert _rss_mb() < before - 200, (before, _rss_mb())
+    assert peak.process_mb < before - 200
