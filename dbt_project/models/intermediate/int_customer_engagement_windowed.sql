@@ -87,20 +87,27 @@ spined as (
         on spine.customer_id = before.customer_id
 ),
 
+monthly_roles as (
+    -- each buyer role met, once per customer and month
+    select distinct customer_id, visit_month, buyer_role
+    from visits
+    where buyer_role is not null
+),
+
 roles as (
-    -- distinct buyer roles met inside the window (0-6)
+    -- distinct buyer roles met inside the window (0-6): a month's roles are joined
+    -- only to the months whose window holds it, not to every month of the customer
     select
-        spine.customer_id,
-        spine.as_of_month,
-        count(distinct visits.buyer_role) as roles_covered
-    from spine
-    inner join visits
-        on visits.customer_id = spine.customer_id
-        and spine.as_of_month >= {{ kam_from_month() }}
-        and visits.visit_month >= spine.window_start_month
-        and visits.visit_month <= spine.as_of_month
-    where visits.buyer_role is not null
-    group by spine.customer_id, spine.as_of_month
+        monthly_roles.customer_id,
+        calendar.as_of_month,
+        count(distinct monthly_roles.buyer_role) as roles_covered
+    from monthly_roles
+    inner join (
+        select distinct as_of_month from spine where as_of_month >= {{ kam_from_month() }}
+    ) as calendar
+        on calendar.as_of_month >= monthly_roles.visit_month
+        and calendar.as_of_month <= {{ kam_add_months('monthly_roles.visit_month', var('window_months') - 1) }}
+    group by monthly_roles.customer_id, calendar.as_of_month
 ),
 
 final as (

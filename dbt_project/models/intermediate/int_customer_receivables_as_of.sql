@@ -1,104 +1,192 @@
 -- One row per customer per month: receivables as they stood at the as-of date
 -- (DOMAIN §4 collection_rate, overdue_amount, avg_days_to_pay). A line counts as
 -- paid only if it was paid by the as-of date, so history is point-in-time.
+--
+-- How, without joining every invoice to every month of its customer (that join
+-- was the slowest step of the build): a month's as-of date is its last day, or
+-- the run date in the run's month, so "date <= as-of date" and "date < as-of
+-- date" each hold from one first month on. An invoice therefore adds to a
+-- trailing-window sum over one interval of months; it is added in the interval's
+-- first month, taken back in the month after its last, and a running sum per
+-- customer gives every month's value. Invoices open at an as-of date (for the
+-- largest days overdue, which is no sum) are joined only to the months they are
+-- open in. The unit test receivables_are_point_in_time_at_each_as_of_date pins the
+-- edges (month ends, the run date, partial and early payments).
+{%- set w = var('window_months') %}
+{#- incremental: an interval that ends before the first month recomputed adds and takes
+    back before it, so invoices due (or paid) before its window are not read -#}
+{%- set read_from = kam_read_from_month(w - 1) %}
 {{ kam_monthly_config() }}
 with spine as (
     select * from {{ ref('int_customer_months_spined') }}
+),
+
+run as (
+    select max(as_of_month) as run_month, max(as_of_date) as run_date from spine
+),
+
+calendar as (
+    -- the months recomputed, with their as-of dates (the same for every customer)
+    select distinct as_of_month, as_of_date
+    from spine
     where as_of_month >= {{ kam_from_month() }}
 ),
 
 invoices as (
     select
-        customer_id,
-        order_id,
-        invoice_due_date,
-        order_date,
-        net_amount,
-        paid_amount,
-        paid_date
-    from {{ ref('fct_order_lines') }}
-    where is_revenue
-        and invoice_due_date is not null
-        and net_amount > 0
+        lines.customer_id,
+        lines.invoice_due_date,
+        lines.order_date,
+        lines.net_amount,
+        lines.paid_amount,
+        lines.paid_date,
+        {{ month_start('lines.invoice_due_date') }} as due_month,
+        {{ month_start('lines.paid_date') }} as paid_month,
+        {{ kam_first_as_of_month('lines.invoice_due_date', 'run.run_date', false) }} as due_by_month,
+        {{ kam_first_as_of_month('lines.invoice_due_date', 'run.run_date', true) }} as past_due_month,
+        {{ kam_first_as_of_month('cast(' ~ dbt.dateadd('day', var('overdue_days'), 'lines.invoice_due_date') ~ ' as date)', 'run.run_date', true) }}
+            as past_limit_month,
+        {{ kam_first_as_of_month('lines.paid_date', 'run.run_date', false) }} as paid_by_month,
+        {{ dbt.datediff('lines.order_date', 'lines.paid_date', 'day') }} as days_to_pay
+    from {{ ref('fct_order_lines') }} as lines
+    cross join run
+    where lines.is_revenue
+        and lines.invoice_due_date is not null
+        and lines.net_amount > 0
+        {%- if is_incremental() %}
+        -- due or paid inside the window read, or maybe still open (the rest cannot reach a month recomputed)
+        and (lines.invoice_due_date >= {{ read_from }} or lines.paid_date >= {{ read_from }}
+             or lines.paid_date is null or lines.paid_amount < lines.net_amount - 0.005)
+        {%- endif %}
 ),
 
-due_in_window as (
-    -- invoices due inside the window and by the as-of date: collection rate
+changes as (
+    -- due inside the window and by the as-of date: from due_by_month to w-1 months after the due month
+    select customer_id, due_by_month as as_of_month,
+        net_amount as due_amount, 1 as due_count, 0 as collected_amount, 0 as days_to_pay, 0 as paid_count
+    from invoices where due_by_month is not null and due_month >= {{ read_from }}
+    union all
+    select customer_id, {{ kam_add_months('due_month', w) }},
+        -net_amount, -1, 0, 0, 0
+    from invoices where due_by_month is not null and due_month >= {{ read_from }}
+    -- and paid by the as-of date as well: from the later of the two months
+    union all
+    select customer_id, greatest(due_by_month, paid_by_month),
+        0, 0, paid_amount, 0, 0
+    from invoices
+    where due_by_month is not null and paid_by_month is not null and due_month >= {{ read_from }}
+        and greatest(due_by_month, paid_by_month) < {{ kam_add_months('due_month', w) }}
+    union all
+    select customer_id, {{ kam_add_months('due_month', w) }},
+        0, 0, -paid_amount, 0, 0
+    from invoices
+    where due_by_month is not null and paid_by_month is not null and due_month >= {{ read_from }}
+        and greatest(due_by_month, paid_by_month) < {{ kam_add_months('due_month', w) }}
+    -- paid inside the window and by the as-of date
+    union all
+    select customer_id, paid_by_month,
+        0, 0, 0, days_to_pay, 1
+    from invoices where paid_by_month is not null and paid_month >= {{ read_from }}
+    union all
+    select customer_id, {{ kam_add_months('paid_month', w) }},
+        0, 0, 0, -days_to_pay, -1
+    from invoices where paid_by_month is not null and paid_month >= {{ read_from }}
+    -- no change: a row for every month computed, so the running sums reach it
+    union all
+    select customer_id, as_of_month, 0, 0, 0, 0, 0
+    from spine where as_of_month >= {{ kam_from_month() }}
+),
+
+monthly_changes as (
+    -- incremental: the changes before the first month recomputed only make its opening
+    -- balance, so they are summed into that month (a no-op on a full build)
     select
-        spine.customer_id,
-        spine.as_of_month,
-        sum(invoices.net_amount) as invoiced_due_amount,
-        sum(case when invoices.paid_date <= spine.as_of_date then invoices.paid_amount else 0 end)
-            as collected_amount
-    from spine
-    inner join invoices
-        on invoices.customer_id = spine.customer_id
-        and invoices.invoice_due_date >= spine.window_start_month
-        and invoices.invoice_due_date <= spine.as_of_date
-    group by spine.customer_id, spine.as_of_month
+        customer_id,
+        greatest(as_of_month, {{ kam_from_month() }}) as as_of_month,
+        sum(due_amount) as due_amount,
+        sum(due_count) as due_count,
+        sum(collected_amount) as collected_amount,
+        sum(days_to_pay) as days_to_pay,
+        sum(paid_count) as paid_count
+    from changes
+    group by customer_id, greatest(as_of_month, {{ kam_from_month() }})
+),
+
+windowed as (
+    select
+        customer_id,
+        as_of_month,
+        sum(due_amount) over running as due_amount,
+        sum(due_count) over running as due_count,
+        sum(collected_amount) over running as collected_amount,
+        sum(days_to_pay) over running as days_to_pay,
+        sum(paid_count) over running as paid_count
+    from monthly_changes
+    window running as (partition by customer_id order by as_of_month rows between unbounded preceding and current row)
+),
+
+open_invoices as (
+    -- past due and not (fully) paid: open from past_due_month until paid by the as-of date
+    select
+        invoices.*,
+        case
+            when paid_by_month is null or paid_amount < net_amount - 0.005 then run.run_month
+            else {{ kam_add_months('paid_by_month', -1) }}
+        end as open_until_month
+    from invoices
+    cross join run
+    where past_due_month is not null
+),
+
+open_recomputed as (
+    -- incremental: only invoices still open in a month recomputed
+    select * from open_invoices where open_until_month >= {{ kam_from_month() }}
 ),
 
 open_at_as_of as (
-    -- invoices past due and not (fully) paid at the as-of date
     select
-        spine.customer_id,
-        spine.as_of_month,
-        sum(invoices.net_amount
-            - case when invoices.paid_date <= spine.as_of_date then invoices.paid_amount else 0 end)
+        open_invoices.customer_id,
+        calendar.as_of_month,
+        sum(open_invoices.net_amount
+            - case when open_invoices.paid_date <= calendar.as_of_date then open_invoices.paid_amount else 0 end)
             as overdue_amount,
         sum(case
-            when invoices.invoice_due_date
-                < cast({{ dbt.dateadd('day', -var('overdue_days'), 'spine.as_of_date') }} as date)
-                then invoices.net_amount
-                    - case when invoices.paid_date <= spine.as_of_date then invoices.paid_amount else 0 end
+            when open_invoices.past_limit_month <= calendar.as_of_month
+                then open_invoices.net_amount
+                    - case when open_invoices.paid_date <= calendar.as_of_date then open_invoices.paid_amount else 0 end
             else 0
         end) as overdue_past_limit_amount,
-        max({{ dbt.datediff('invoices.invoice_due_date', 'spine.as_of_date', 'day') }}) as max_days_overdue
-    from spine
-    inner join invoices
-        on invoices.customer_id = spine.customer_id
-        and invoices.invoice_due_date < spine.as_of_date
-        and (invoices.paid_date is null or invoices.paid_date > spine.as_of_date
-             or invoices.paid_amount < invoices.net_amount - 0.005)
-    group by spine.customer_id, spine.as_of_month
-),
-
-paid_in_window as (
-    select
-        spine.customer_id,
-        spine.as_of_month,
-        avg({{ dbt.datediff('invoices.order_date', 'invoices.paid_date', 'day') }}) as avg_days_to_pay
-    from spine
-    inner join invoices
-        on invoices.customer_id = spine.customer_id
-        and invoices.paid_date >= spine.window_start_month
-        and invoices.paid_date <= spine.as_of_date
-    group by spine.customer_id, spine.as_of_month
+        max({{ dbt.datediff('open_invoices.invoice_due_date', 'calendar.as_of_date', 'day') }}) as max_days_overdue
+    from open_recomputed as open_invoices
+    inner join calendar
+        on calendar.as_of_month >= open_invoices.past_due_month
+        and calendar.as_of_month <= open_invoices.open_until_month
+    group by open_invoices.customer_id, calendar.as_of_month
 ),
 
 final as (
     select
         spine.customer_id,
         spine.as_of_month,
-        due_in_window.invoiced_due_amount,
-        due_in_window.collected_amount,
-        case when due_in_window.invoiced_due_amount > 0
-            then due_in_window.collected_amount / due_in_window.invoiced_due_amount
+        case when windowed.due_count > 0 then windowed.due_amount end as invoiced_due_amount,
+        case when windowed.due_count > 0 then windowed.collected_amount end as collected_amount,
+        case when windowed.due_count > 0 and windowed.due_amount > 0
+            then windowed.collected_amount / windowed.due_amount
         end as collection_rate,
         coalesce(open_at_as_of.overdue_amount, 0) as overdue_amount,
         coalesce(open_at_as_of.overdue_past_limit_amount, 0) as overdue_past_limit_amount,
         open_at_as_of.max_days_overdue,
-        paid_in_window.avg_days_to_pay
+        case when windowed.paid_count > 0
+            then cast(windowed.days_to_pay as double precision) / windowed.paid_count
+        end as avg_days_to_pay
     from spine
-    left join due_in_window
-        on spine.customer_id = due_in_window.customer_id
-        and spine.as_of_month = due_in_window.as_of_month
+    left join windowed
+        on spine.customer_id = windowed.customer_id
+        and spine.as_of_month = windowed.as_of_month
     left join open_at_as_of
         on spine.customer_id = open_at_as_of.customer_id
         and spine.as_of_month = open_at_as_of.as_of_month
-    left join paid_in_window
-        on spine.customer_id = paid_in_window.customer_id
-        and spine.as_of_month = paid_in_window.as_of_month
+    where spine.as_of_month >= {{ kam_from_month() }}
 )
 
 select * from final

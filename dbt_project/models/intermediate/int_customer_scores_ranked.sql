@@ -49,15 +49,12 @@ long as (
 counted as (
     select
         long.*,
-        -- revenue customers at or below this value, and those tied with it
-        sum(case when has_revenue then 1 else 0 end) over (
+        -- revenue customers strictly below this value (ties excluded), in one sort
+        coalesce(sum(case when has_revenue then 1 else 0 end) over (
             partition by as_of_month, indicator
             order by signed_value
-            range between unbounded preceding and current row
-        ) as revenue_at_or_below,
-        sum(case when has_revenue then 1 else 0 end) over (
-            partition by as_of_month, indicator, signed_value
-        ) as revenue_tied,
+            range between unbounded preceding and current row exclude group
+        ), 0) as revenue_below,
         sum(case when has_revenue then 1 else 0 end) over (
             partition by as_of_month, indicator
         ) as revenue_population
@@ -75,7 +72,7 @@ indicator_scores as (
         case
             when revenue_population <= 1 then 0.5
             else least(
-                cast(revenue_at_or_below - revenue_tied as double precision) / (revenue_population - 1),
+                cast(revenue_below as double precision) / (revenue_population - 1),
                 1.0
             )
         end as indicator_score
@@ -83,31 +80,33 @@ indicator_scores as (
 ),
 
 dimension_scores as (
+    -- a dimension score: the weighted mean of its indicators' scores
     select
         customer_id,
         as_of_month,
-        dimension,
+        {%- for dimension in ['financial', 'sales', 'customer', 'service'] %}
         -- rounded: float sums depend on the order rows are aggregated in, and a
         -- rerun must give identical marts (DESIGN.md §2)
-        {{ kam_round('100 * sum(indicator_weight * indicator_score) / sum(indicator_weight)', 6) }}
-            as dimension_score
+        {{ kam_round("100 * sum(case when dimension = '" ~ dimension ~ "' then indicator_weight * indicator_score end)"
+                     ~ " / sum(case when dimension = '" ~ dimension ~ "' then indicator_weight end)", 6) }}
+            as {{ dimension }}_score{{ "," if not loop.last }}
+        {%- endfor %}
     from indicator_scores
-    group by customer_id, as_of_month, dimension
+    group by customer_id, as_of_month
 ),
 
 final as (
     select
         candidates.customer_id,
         candidates.as_of_month,
-        {%- for dimension in ['financial', 'sales', 'customer', 'service'] %}
-        max(case when dimension_scores.dimension = '{{ dimension }}'
-            then dimension_scores.dimension_score end) as {{ dimension }}_score{{ "," if not loop.last }}
-        {%- endfor %}
+        dimension_scores.financial_score,
+        dimension_scores.sales_score,
+        dimension_scores.customer_score,
+        dimension_scores.service_score
     from candidates
     left join dimension_scores
         on candidates.customer_id = dimension_scores.customer_id
         and candidates.as_of_month = dimension_scores.as_of_month
-    group by candidates.customer_id, candidates.as_of_month
 )
 
 select * from final

@@ -1,5 +1,9 @@
 -- One row per customer per month: service metrics (DOMAIN §4) over the
 -- trailing window, and the complaint state at the as-of date (for §8 alerts).
+-- A complaint is joined only to the months whose window or as-of date it can fall
+-- in (its opening month and the window_months - 1 after it; the months until it
+-- closed), not to every month of its customer; the conditions are checked on those.
+{%- set w = var('window_months') %}
 {{ kam_monthly_config() }}
 with spine as (
     select
@@ -12,7 +16,12 @@ with spine as (
     where as_of_month >= {{ kam_from_month() }}
 ),
 
-complaints as (
+calendar as (
+    -- the months recomputed and their as-of ends (the same for every customer)
+    select distinct as_of_month, as_of_end from spine
+),
+
+closed as (
     select
         *,
         coalesce(
@@ -22,48 +31,60 @@ complaints as (
     from {{ ref('fct_complaints') }}
 ),
 
+complaints as (
+    select
+        *,
+        {{ kam_add_months('opened_month', w - 1) }} as last_window_month,
+        -- the last month it can be open in: its closing month (far ahead while open)
+        coalesce({{ month_start('closed_at') }}, cast('9999-12-01' as date)) as open_until_month
+    from closed
+),
+
 in_window as (
     select
-        spine.customer_id,
-        spine.as_of_month,
+        complaints.customer_id,
+        calendar.as_of_month,
         count(*) as complaints,
         sum(case when complaints.is_severe then 1 else 0 end) as severe_complaints,
         {{ kam_median('complaints.first_response_hours') }} as median_first_response_hours,
-        sum(case when complaints.resolved_at < spine.as_of_end then 1 else 0 end) as resolved_complaints,
+        sum(case when complaints.resolved_at < calendar.as_of_end then 1 else 0 end) as resolved_complaints,
         avg(complaints.satisfaction) as avg_satisfaction,
         sum(case
-            when complaints.opened_at >= cast({{ dbt.dateadd('day', -var('complaint_spike_days'), 'spine.as_of_end') }}
+            when complaints.opened_at >= cast({{ dbt.dateadd('day', -var('complaint_spike_days'), 'calendar.as_of_end') }}
                                               as {{ dbt.type_timestamp() }})
                 then 1 else 0
         end) as recent_complaints
-    from spine
-    inner join complaints
-        on complaints.customer_id = spine.customer_id
-        and complaints.opened_at >= spine.window_start_month
-        and complaints.opened_at < spine.as_of_end
-    group by spine.customer_id, spine.as_of_month
+    from complaints
+    inner join calendar
+        -- inside the window ending with the month, and opened by its as-of end
+        on calendar.as_of_month >= complaints.opened_month
+        and calendar.as_of_month <= complaints.last_window_month
+        and complaints.opened_at < calendar.as_of_end
+    group by complaints.customer_id, calendar.as_of_month
 ),
 
 open_at_as_of as (
     select
-        spine.customer_id,
-        spine.as_of_month,
+        complaints.customer_id,
+        calendar.as_of_month,
         count(*) as open_complaints,
         sum(case
             when complaints.is_severe
-                and (complaints.first_response_at is null or complaints.first_response_at >= spine.as_of_end)
-                and complaints.opened_at < cast({{ dbt.dateadd('hour', -var('severe_complaint_sla_hours'), 'spine.as_of_end') }}
+                and (complaints.first_response_at is null or complaints.first_response_at >= calendar.as_of_end)
+                and complaints.opened_at < cast({{ dbt.dateadd('hour', -var('severe_complaint_sla_hours'), 'calendar.as_of_end') }}
                                                 as {{ dbt.type_timestamp() }})
                 then 1 else 0
         end) as severe_past_sla
-    from spine
-    inner join complaints
-        on complaints.customer_id = spine.customer_id
-        and complaints.opened_at < spine.as_of_end
+    from complaints
+    inner join calendar
+        -- from its opening month, until the month it closed in
+        on calendar.as_of_month >= complaints.opened_month
+        and calendar.as_of_month <= complaints.open_until_month
         -- point in time: still open at the as-of date (a closed ticket without
         -- resolved_at counts as resolved when it was last updated)
-        and (complaints.closed_at is null or complaints.closed_at >= spine.as_of_end)
-    group by spine.customer_id, spine.as_of_month
+        and complaints.opened_at < calendar.as_of_end
+        and (complaints.closed_at is null or complaints.closed_at >= calendar.as_of_end)
+    group by complaints.customer_id, calendar.as_of_month
 ),
 
 final as (

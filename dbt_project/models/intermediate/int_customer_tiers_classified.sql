@@ -1,5 +1,6 @@
 -- One row per customer per month: value scores and every DOMAIN §6 class,
--- before labels. Each rule is one CTE, in the order the rules depend on each other.
+-- before labels (the metrics they come from stay in int_customer_metrics_windowed).
+-- Each rule is one CTE, in the order the rules depend on each other.
 {%- set wts = var('dimension_weights') %}
 {%- set tt = var('tier_thresholds') %}
 {%- set abc = var('abc_thresholds') %}
@@ -217,8 +218,33 @@ overridden as (
 ),
 
 final as (
+    -- the scores and classes only: the metrics stay in int_customer_metrics_windowed,
+    -- and customer_value_monthly joins them once (a second wide copy of every
+    -- metric cost more to write and read than everything computed here)
     select
-        overridden.*,
+        overridden.customer_id,
+        overridden.as_of_month,
+        overridden.financial_score,
+        overridden.sales_score,
+        overridden.customer_score,
+        overridden.service_score,
+        overridden.current_value_score,
+        overridden.potential_value_score,
+        overridden.value_score,
+        overridden.prior_share,
+        overridden.abc_class,
+        overridden.median_gross_margin,
+        overridden.margin_floor,
+        overridden.is_pseudo_key_account,
+        overridden.score_tier,
+        overridden.raw_tier,
+        overridden.raw_tier_rank,
+        overridden.computed_tier_rank,
+        overridden.computed_tier,
+        overridden.tier,
+        overridden.override_reason,
+        overridden.size_class,
+        overridden.tier_rank,
         case
             when overridden.size_class <> 'key' then null
             when overridden.gross_margin >= overridden.median_gross_margin then 'profit'

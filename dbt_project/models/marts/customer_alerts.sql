@@ -88,7 +88,7 @@ overdue_payment as (
         {{ num_text('overdue_past_limit_amount') }} || ' overdue by more than '
             || {{ num_text(var('overdue_days')) }} || ' days (oldest ' || {{ num_text('max_days_overdue') }}
             || ' days past due; total overdue ' || {{ num_text('overdue_amount') }} || ')' as reason
-    from {{ ref('int_customer_tiers_classified') }}
+    from {{ ref('int_customer_metrics_windowed') }}
     where overdue_past_limit_amount > 0.005
         and as_of_month >= {{ kam_from_month() }}
 ),

@@ -8,6 +8,12 @@ with classified as (
     where as_of_month >= {{ kam_from_month() }}
 ),
 
+metrics as (
+    -- the metrics behind the classes (int_customer_tiers_classified keeps only its own columns)
+    select * from {{ ref('int_customer_metrics_windowed') }}
+    where as_of_month >= {{ kam_from_month() }}
+),
+
 labels as (
     select * from {{ ref('tier_labels') }}
 ),
@@ -16,8 +22,8 @@ final as (
     select
         classified.customer_id,
         classified.as_of_month,
-        classified.as_of_date,
-        classified.is_complete_month,
+        metrics.as_of_date,
+        metrics.is_complete_month,
         -- classes (§6)
         classified.tier,
         labels.label_en as tier_label_en,
@@ -42,49 +48,52 @@ final as (
         classified.customer_score,
         classified.service_score,
         -- sales metrics (§4)
-        classified.revenue,
-        classified.previous_revenue,
-        classified.revenue_growth,
-        classified.order_count,
-        classified.active_months,
-        classified.days_since_last_order,
-        classified.usual_order_gap_days,
-        classified.largest_order_share,
-        classified.service_solution_share,
+        metrics.revenue,
+        metrics.previous_revenue,
+        metrics.revenue_growth,
+        metrics.order_count,
+        metrics.active_months,
+        metrics.days_since_last_order,
+        metrics.usual_order_gap_days,
+        metrics.largest_order_share,
+        metrics.service_solution_share,
         -- financial metrics
-        classified.gross_profit,
-        classified.gross_margin,
-        classified.collection_rate,
-        classified.overdue_amount,
-        classified.overdue_past_limit_amount,
-        classified.avg_days_to_pay,
-        classified.avg_discount_rate,
+        metrics.gross_profit,
+        metrics.gross_margin,
+        metrics.collection_rate,
+        metrics.overdue_amount,
+        metrics.overdue_past_limit_amount,
+        metrics.avg_days_to_pay,
+        metrics.avg_discount_rate,
         -- customer metrics
-        classified.annual_budget,
-        classified.budget_headroom,
-        classified.share_of_wallet,
-        classified.relationship_level,
-        classified.relationship_score,
-        classified.roles_covered,
-        classified.is_strategic_partner,
-        classified.tenure_months,
+        metrics.annual_budget,
+        metrics.budget_headroom,
+        metrics.share_of_wallet,
+        metrics.relationship_level,
+        metrics.relationship_score,
+        metrics.roles_covered,
+        metrics.is_strategic_partner,
+        metrics.tenure_months,
         -- service metrics
-        classified.complaints,
-        classified.severe_complaints,
-        classified.open_complaints,
-        classified.severe_complaints_past_sla,
-        classified.median_first_response_hours,
-        classified.resolution_rate,
-        classified.avg_satisfaction,
-        classified.recent_complaints,
+        metrics.complaints,
+        metrics.severe_complaints,
+        metrics.open_complaints,
+        metrics.severe_complaints_past_sla,
+        metrics.median_first_response_hours,
+        metrics.resolution_rate,
+        metrics.avg_satisfaction,
+        metrics.recent_complaints,
         -- engagement
-        classified.visits,
-        classified.days_since_last_visit,
-        classified.latest_sales_stage,
+        metrics.visits,
+        metrics.days_since_last_visit,
+        metrics.latest_sales_stage,
         -- company references of the month
         classified.median_gross_margin,
         classified.margin_floor
     from classified
+    inner join metrics
+        on classified.customer_id = metrics.customer_id
+        and classified.as_of_month = metrics.as_of_month
     inner join labels
         on classified.tier = labels.tier
 )
