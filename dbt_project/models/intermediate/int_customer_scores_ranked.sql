@@ -25,14 +25,14 @@ candidates as (
 ),
 
 long as (
+    -- narrow rows (the indicator by its number in var('scorecard_indicators')): at 100k
+    -- customers x 36 months this is ~36M rows, sorted once
     {%- for item in indicators %}
     select
         customer_id,
         as_of_month,
-        has_revenue,
-        '{{ item.dimension }}' as dimension,
-        '{{ item.indicator }}' as indicator,
-        cast({{ item.weight }} as double precision) as indicator_weight,
+        {{ loop.index0 }} as indicator_no,
+        case when has_revenue then 1 else 0 end as revenue_flag,
         -- rounded to 9 digits so that ties are the same on every engine
         {{ kam_round(item.direction ~ ' * cast(' ~ item.indicator ~ ' as double precision)', 9) }} as signed_value
     from candidates
@@ -46,28 +46,54 @@ long as (
     {%- endfor %}
 ),
 
+value_counts as (
+    -- revenue customers per distinct value of an indicator in a month
+    select
+        as_of_month,
+        indicator_no,
+        signed_value,
+        sum(revenue_flag) as revenue_at_value
+    from long
+    group by as_of_month, indicator_no, signed_value
+),
+
+value_ranks as (
+    -- revenue customers strictly below each value, and in all: a running sum over the
+    -- distinct values (ROWS frame: linear; ties are one row here)
+    select
+        as_of_month,
+        indicator_no,
+        signed_value,
+        coalesce(sum(revenue_at_value) over (
+            partition by as_of_month, indicator_no
+            order by signed_value
+            rows between unbounded preceding and 1 preceding
+        ), 0) as revenue_below,
+        sum(revenue_at_value) over (
+            partition by as_of_month, indicator_no
+        ) as revenue_population
+    from value_counts
+),
+
 counted as (
     select
-        long.*,
-        -- revenue customers strictly below this value (ties excluded), in one sort
-        coalesce(sum(case when has_revenue then 1 else 0 end) over (
-            partition by as_of_month, indicator
-            order by signed_value
-            range between unbounded preceding and current row exclude group
-        ), 0) as revenue_below,
-        sum(case when has_revenue then 1 else 0 end) over (
-            partition by as_of_month, indicator
-        ) as revenue_population
+        long.customer_id,
+        long.as_of_month,
+        long.indicator_no,
+        value_ranks.revenue_below,
+        value_ranks.revenue_population
     from long
+    inner join value_ranks
+        on long.as_of_month = value_ranks.as_of_month
+        and long.indicator_no = value_ranks.indicator_no
+        and long.signed_value = value_ranks.signed_value
 ),
 
 indicator_scores as (
     select
         customer_id,
         as_of_month,
-        dimension,
-        indicator,
-        indicator_weight,
+        indicator_no,
         -- equals percent_rank() among revenue customers; clamped for prospects
         case
             when revenue_population <= 1 then 0.5
@@ -85,10 +111,20 @@ dimension_scores as (
         customer_id,
         as_of_month,
         {%- for dimension in ['financial', 'sales', 'customer', 'service'] %}
+        {%- set weights = [] %}
+        {%- for item in indicators %}
+            {%- if item.dimension == dimension %}
+            {%- do weights.append('when ' ~ loop.index0 ~ ' then cast(' ~ item.weight ~ ' as double precision)') %}
+            {%- endif %}
+        {%- endfor %}
         -- rounded: float sums depend on the order rows are aggregated in, and a
         -- rerun must give identical marts (DESIGN.md §2)
-        {{ kam_round("100 * sum(case when dimension = '" ~ dimension ~ "' then indicator_weight * indicator_score end)"
-                     ~ " / sum(case when dimension = '" ~ dimension ~ "' then indicator_weight end)", 6) }}
+        {%- if weights %}
+        {{ kam_round('100 * sum(case indicator_no ' ~ weights | join(' ') ~ ' end * indicator_score)'
+                     ~ ' / sum(case indicator_no ' ~ weights | join(' ') ~ ' end)', 6) }}
+        {%- else %}
+        cast(null as double precision)
+        {%- endif %}
             as {{ dimension }}_score{{ "," if not loop.last }}
         {%- endfor %}
     from indicator_scores
