@@ -168,13 +168,14 @@ final as (
     select
         spine.customer_id,
         spine.as_of_month,
-        case when windowed.due_count > 0 then windowed.due_amount end as invoiced_due_amount,
-        case when windowed.due_count > 0 then windowed.collected_amount end as collected_amount,
+        -- amounts keep the scale of the sums they are (DuckDB's type; PostgreSQL's numeric would vary)
+        cast(case when windowed.due_count > 0 then windowed.due_amount end as decimal(38, 2)) as invoiced_due_amount,
+        cast(case when windowed.due_count > 0 then windowed.collected_amount end as decimal(38, 2)) as collected_amount,
         case when windowed.due_count > 0 and windowed.due_amount > 0
-            then windowed.collected_amount / windowed.due_amount
+            then cast(windowed.collected_amount as double precision) / windowed.due_amount
         end as collection_rate,
-        coalesce(open_at_as_of.overdue_amount, 0) as overdue_amount,
-        coalesce(open_at_as_of.overdue_past_limit_amount, 0) as overdue_past_limit_amount,
+        cast(coalesce(open_at_as_of.overdue_amount, 0) as decimal(38, 2)) as overdue_amount,
+        cast(coalesce(open_at_as_of.overdue_past_limit_amount, 0) as decimal(38, 2)) as overdue_past_limit_amount,
         open_at_as_of.max_days_overdue,
         case when windowed.paid_count > 0
             then cast(windowed.days_to_pay as double precision) / windowed.paid_count

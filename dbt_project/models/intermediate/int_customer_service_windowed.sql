@@ -48,7 +48,7 @@ in_window as (
         sum(case when complaints.is_severe then 1 else 0 end) as severe_complaints,
         {{ kam_median('complaints.first_response_hours') }} as median_first_response_hours,
         sum(case when complaints.resolved_at < calendar.as_of_end then 1 else 0 end) as resolved_complaints,
-        avg(complaints.satisfaction) as avg_satisfaction,
+        cast(avg(complaints.satisfaction) as double precision) as avg_satisfaction,
         sum(case
             when complaints.opened_at >= cast({{ dbt.dateadd('day', -var('complaint_spike_days'), 'calendar.as_of_end') }}
                                               as {{ dbt.type_timestamp() }})
