@@ -32,6 +32,8 @@ from pathlib import Path
 import duckdb
 
 from kam.config import Settings
+from kam.dbt import target_dir
+from kam.marts import PUBLISHED_MARTS
 from kam.memory import self_peak_mb
 
 STAGES = {"ingest": ("ingest", "ingest_"), "dbt build": ("build_and_publish", "dbt_build"),
@@ -60,6 +62,7 @@ class BenchReport:
     dag_seconds: dict[str, float] = field(default_factory=dict)
     floor: Figure | None = None
     pandas: Figure | None = None
+    models_sql: Figure | None = None  # the dbt models' compiled SQL alone, one DuckDB session
     reconciled: dict[str, object] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     daily: dict = field(default_factory=dict)  # the daily incremental run after the full one
@@ -75,6 +78,10 @@ class BenchReport:
         if self.pandas and self.pipeline_seconds > 0:
             out["pandas / pipeline"] = self.pandas.seconds / self.pipeline_seconds
         stage = {f.name: f.seconds for f in self.stages}
+        if self.models_sql and self.models_sql.seconds > 0:
+            out["pipeline / the models' SQL alone"] = self.pipeline_seconds / self.models_sql.seconds
+            if "dbt build" in stage:
+                out["dbt build / the models' SQL alone"] = stage["dbt build"] / self.models_sql.seconds
         if self.pipeline_seconds > 0 and "audit" in stage and "publish" in stage:
             out["(audit + publish) / pipeline"] = (stage["audit"] + stage["publish"]) / self.pipeline_seconds
         if self.daily and self.pipeline_seconds > 0:
@@ -88,7 +95,7 @@ class BenchReport:
             return "–" if v is None else format(v, spec)
 
         lines = ["| stage | wall s | rows | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
-        for f in [*self.stages, *(x for x in (self.floor, self.pandas) if x)]:
+        for f in [*self.stages, *(x for x in (self.floor, self.pandas, self.models_sql) if x)]:
             lines.append(f"| {f.name} | {f.seconds:.1f} | {fmt(f.rows, ',')} | "
                          f"{fmt(f.rows_per_second, ',.0f')} | {fmt(f.peak_rss_mb, ',.0f')} |")
         lines.append(f"| whole pipeline (both DAGs, incl. Airflow and dbt start-up; peak: the largest task) "
@@ -228,6 +235,69 @@ def pandas_baseline(landing: Path, run_date: dt.date) -> tuple[int, float, list]
     return len(orders), float(revenue["net_amount"].sum()), rows
 
 
+def models_sql(manifest_path: Path, warehouse_path: Path, out_path: Path, memory_limit: str,
+               tmp_dir: str) -> dict[str, int]:
+    """The dbt models' own SQL (compiled by the full build), run in dependency order in one
+    DuckDB session into ``out_path``: the same marts without dbt, Airflow, data tests, GX or
+    publication, over the raw tables and seeds of the warehouse (attached read-only). What
+    the pipeline adds over this is its orchestration and checks. Returns rows per model."""
+    manifest = json.loads(manifest_path.read_text())
+    models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    uncompiled = sorted(node["name"] for node in models.values() if not node.get("compiled_code"))
+    if uncompiled:
+        raise RuntimeError(f"no compiled SQL for {uncompiled} in {manifest_path} (run a full build first)")
+    here = {node["relation_name"]: f'"models_sql"."main"."{node["alias"]}"' for node in models.values()}
+    order, done = [], set()
+
+    def visit(uid: str) -> None:  # depth-first: a model after the models it reads
+        if uid in done:
+            return
+        done.add(uid)
+        for dep in models[uid]["depends_on"]["nodes"]:
+            if dep in models:
+                visit(dep)
+        order.append(uid)
+
+    for uid in sorted(models):
+        visit(uid)
+    out_path.unlink(missing_ok=True)
+    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": tmp_dir,
+                                 "preserve_insertion_order": False})
+    try:
+        con.execute(f"attach '{warehouse_path}' as warehouse (read_only)")
+        con.execute(f"attach '{out_path}' as models_sql")
+        rows = {}
+        for uid in order:
+            node = models[uid]
+            sql = node["compiled_code"]
+            for theirs, ours in here.items():
+                sql = sql.replace(theirs, ours)
+            kind = "view" if node["config"]["materialized"] == "view" else "table"
+            con.execute(f"create {kind} {here[node['relation_name']]} as {sql}")
+            if kind == "table":
+                rows[node["name"]] = con.execute(f"select count(*) from {here[node['relation_name']]}").fetchone()[0]
+        con.execute("checkpoint models_sql")
+        return rows
+    finally:
+        con.close()
+
+
+def _same_marts(warehouse_path: Path, out_path: Path, marts: list[str]) -> dict[str, bool]:
+    """Per mart: the models' SQL gave the same rows as the pipeline's build (both ways)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{warehouse_path}' as warehouse (read_only)")
+        con.execute(f"attach '{out_path}' as models_sql (read_only)")
+        out = {}
+        for mart in marts:
+            a, b = f"warehouse.marts.{mart}", f"models_sql.main.{mart}"
+            out[mart] = con.execute(f"select not exists (select * from {a} except all select * from {b}) "
+                                    f"and not exists (select * from {b} except all select * from {a})").fetchone()[0]
+        return out
+    finally:
+        con.close()
+
+
 def _floor_job(landing: Path, run_date: dt.date, memory_limit: str, tmp_dir: str):
     con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": tmp_dir})
     try:
@@ -323,6 +393,14 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
     full_build = _build_seconds(settings)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         loaded = dict(con.execute("select source, sum(rows_read) from ops.ingest_batches group by 1").fetchall())
+    echo("the dbt models' SQL alone (one DuckDB session) …")
+    sql_out = settings.tmp_dir / "models_sql.duckdb"
+    seconds, peak, _ = _measured(models_sql, target_dir(settings) / "manifest.json", settings.warehouse_path,
+                                 sql_out, settings.duckdb_memory_limit, str(settings.tmp_dir))
+    report.models_sql = Figure("the dbt models' SQL alone: one DuckDB session, no dbt, tests, checks or publication",
+                               seconds, None, peak)
+    same_marts = _same_marts(settings.warehouse_path, sql_out, list(PUBLISHED_MARTS))
+    sql_out.unlink(missing_ok=True)
     if daily:
         for name in daily:
             shutil.move(held / name, landing / name)
@@ -337,6 +415,7 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
     report.peak_rss_mb = max(peaks, default=0.0)
 
     report.rows = report.rows or {k: int(v) for k, v in loaded.items()}
+    report.models_sql.rows = report.rows.get("orders")
     pub_lines, pub_revenue, pub_monthly = _published_core(settings.published_path)
     stage_rows = {"ingest": int(sum(loaded.values())), "dbt build": report.rows.get("orders"),
                   "audit": pub_lines, "publish": pub_lines}
@@ -357,6 +436,8 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
         "order_lines_equal": pub_lines == floor[0] == baseline[0],
         "revenue_equal": round(pub_revenue, 2) == round(floor[1], 2) == round(baseline[1], 2),
         "customer_month_revenue_equal": _same_monthly(pub_monthly, floor[2]) and _same_monthly(floor[2], baseline[2]),
+        "models_sql_marts_differ": sorted(m for m, same in same_marts.items() if not same),
+        "models_sql_marts_equal": all(same_marts.values()),
     }
     return report
 

@@ -19,7 +19,7 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
     text = report.read_text()
     assert text.startswith("# Benchmarks")
     for row in ("| ingest |", "| dbt build |", "| audit |", "| publish |", "| engine floor: DuckDB SQL script |",
-                "| pandas baseline |", "| whole pipeline"):
+                "| pandas baseline |", "| the dbt models' SQL alone", "| whole pipeline"):
         assert row in text, row
     # each stage reports its peak memory (the task's own high-water mark, read from its XCom)
     for stage in ("ingest", "dbt build", "audit", "publish"):
@@ -33,6 +33,9 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
     assert re.search(r"Machine: \d+ cores, [\d.]+ GiB", text)
     assert '"order_lines_equal": true' in text and '"revenue_equal": true' in text
     assert '"customer_month_revenue_equal": true' in text
+    # the models' compiled SQL run without dbt gives every published mart row for row
+    assert '"models_sql_marts_equal": true' in text and '"models_sql_marts_differ": []' in text
+    assert re.search(r"dbt build / the models' SQL alone: \*\*[\d.]+×\*\*", text)
     assert "appended to" in proc.stdout
     assert not work.exists()  # generated data and state are removed unless --keep
 
