@@ -60,37 +60,44 @@ invoices as (
         {%- endif %}
 ),
 
+due_in_window as (
+    -- due by the as-of date of a month recomputed or of the window before it
+    select * from invoices where due_by_month is not null and due_month >= {{ read_from }}
+),
+
+paid_in_window as (
+    select * from invoices where paid_by_month is not null and paid_month >= {{ read_from }}
+),
+
+collected_in_window as (
+    -- due and paid by the as-of date: from the later of the two months
+    select *, greatest(due_by_month, paid_by_month) as collected_month
+    from due_in_window
+    where paid_by_month is not null
+        and greatest(due_by_month, paid_by_month) < {{ kam_add_months('due_month', w) }}
+),
+
 changes as (
     -- due inside the window and by the as-of date: from due_by_month to w-1 months after the due month
     select customer_id, due_by_month as as_of_month,
         net_amount as due_amount, 1 as due_count, 0 as collected_amount, 0 as days_to_pay, 0 as paid_count
-    from invoices where due_by_month is not null and due_month >= {{ read_from }}
+    from due_in_window
     union all
-    select customer_id, {{ kam_add_months('due_month', w) }},
-        -net_amount, -1, 0, 0, 0
-    from invoices where due_by_month is not null and due_month >= {{ read_from }}
-    -- and paid by the as-of date as well: from the later of the two months
+    select customer_id, {{ kam_add_months('due_month', w) }}, -net_amount, -1, 0, 0, 0
+    from due_in_window
     union all
-    select customer_id, greatest(due_by_month, paid_by_month),
-        0, 0, paid_amount, 0, 0
-    from invoices
-    where due_by_month is not null and paid_by_month is not null and due_month >= {{ read_from }}
-        and greatest(due_by_month, paid_by_month) < {{ kam_add_months('due_month', w) }}
+    select customer_id, collected_month, 0, 0, paid_amount, 0, 0
+    from collected_in_window
     union all
-    select customer_id, {{ kam_add_months('due_month', w) }},
-        0, 0, -paid_amount, 0, 0
-    from invoices
-    where due_by_month is not null and paid_by_month is not null and due_month >= {{ read_from }}
-        and greatest(due_by_month, paid_by_month) < {{ kam_add_months('due_month', w) }}
+    select customer_id, {{ kam_add_months('due_month', w) }}, 0, 0, -paid_amount, 0, 0
+    from collected_in_window
     -- paid inside the window and by the as-of date
     union all
-    select customer_id, paid_by_month,
-        0, 0, 0, days_to_pay, 1
-    from invoices where paid_by_month is not null and paid_month >= {{ read_from }}
+    select customer_id, paid_by_month, 0, 0, 0, days_to_pay, 1
+    from paid_in_window
     union all
-    select customer_id, {{ kam_add_months('paid_month', w) }},
-        0, 0, 0, -days_to_pay, -1
-    from invoices where paid_by_month is not null and paid_month >= {{ read_from }}
+    select customer_id, {{ kam_add_months('paid_month', w) }}, 0, 0, 0, -days_to_pay, -1
+    from paid_in_window
     -- no change: a row for every month computed, so the running sums reach it
     union all
     select customer_id, as_of_month, 0, 0, 0, 0, 0
@@ -127,6 +134,7 @@ windowed as (
 
 open_invoices as (
     -- past due and not (fully) paid: open from past_due_month until paid by the as-of date
+    -- (joined to the months recomputed only, so an incremental build reads what is open in them)
     select
         invoices.*,
         case
@@ -136,11 +144,6 @@ open_invoices as (
     from invoices
     cross join run
     where past_due_month is not null
-),
-
-open_recomputed as (
-    -- incremental: only invoices still open in a month recomputed
-    select * from open_invoices where open_until_month >= {{ kam_from_month() }}
 ),
 
 open_at_as_of as (
@@ -157,7 +160,7 @@ open_at_as_of as (
             else 0
         end) as overdue_past_limit_amount,
         max({{ dbt.datediff('open_invoices.invoice_due_date', 'calendar.as_of_date', 'day') }}) as max_days_overdue
-    from open_recomputed as open_invoices
+    from open_invoices
     inner join calendar
         on calendar.as_of_month >= open_invoices.past_due_month
         and calendar.as_of_month <= open_invoices.open_until_month
@@ -171,7 +174,7 @@ final as (
         -- amounts keep the scale of the sums they are (DuckDB's type; PostgreSQL's numeric would vary)
         cast(case when windowed.due_count > 0 then windowed.due_amount end as decimal(38, 2)) as invoiced_due_amount,
         cast(case when windowed.due_count > 0 then windowed.collected_amount end as decimal(38, 2)) as collected_amount,
-        case when windowed.due_count > 0 and windowed.due_amount > 0
+        case when windowed.due_count > 0
             then cast(windowed.collected_amount as double precision) / windowed.due_amount
         end as collection_rate,
         cast(coalesce(open_at_as_of.overdue_amount, 0) as decimal(38, 2)) as overdue_amount,

@@ -10,7 +10,6 @@ with spine as (
         customer_id,
         as_of_month,
         as_of_date,
-        window_start_month,
         {{ end_of_day('as_of_date') }} as as_of_end
     from {{ ref('int_customer_months_spined') }}
     where as_of_month >= {{ kam_from_month() }}
