@@ -2,8 +2,10 @@
 
 ``kam run`` does what the scheduler would do: run ``ingest``, then
 ``build_and_publish`` (which the scheduler starts from the raw assets),
-for one run date. Each DAG runs in its own ``airflow`` process; its full log
-is kept under ``$KAM_HOME/logs/``.
+for one run date. Both DAGs run one after another in one Airflow process
+(:mod:`kam.dagrun`: Airflow's ``dags test`` command for each), so Airflow and
+the tasks' libraries start once per run; each DAG's full log is kept under
+``$KAM_HOME/logs/``.
 """
 
 from __future__ import annotations
@@ -58,13 +60,14 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 
 def ensure_airflow(settings: Settings) -> None:
     """Create or migrate the embedded metadata DB and the one-slot warehouse pool."""
-    import airflow
+    from importlib.metadata import version
 
+    airflow_version = version("apache-airflow")  # not `import airflow`: ~5 s this process does not need
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     (home / "plugins").mkdir(exist_ok=True)
     marker = home / ".kam-initialised"
-    if marker.exists() and marker.read_text().strip() == airflow.__version__:
+    if marker.exists() and marker.read_text().strip() == airflow_version:
         return
     env = airflow_env(settings)
     for cmd in (["db", "migrate"],
@@ -74,7 +77,7 @@ def ensure_airflow(settings: Settings) -> None:
         if proc.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(cmd)} failed:\n{proc.stdout[-3000:]}"
                                f"\n{proc.stderr[-3000:]}")
-    marker.write_text(airflow.__version__)
+    marker.write_text(airflow_version)
 
 
 def _die_with_parent() -> None:
@@ -88,33 +91,55 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_dag(settings: Settings, dag_id: str, run_date: dt.date,
-            extra_conf: dict | None = None) -> DagRunOutcome:
-    """``airflow dags test <dag_id> <run_date>`` with ``conf.run_date``; output to a log file."""
+def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
+             extra_conf: dict | None = None) -> list[DagRunOutcome]:
+    """``airflow dags test <dag_id> <run_date>`` with ``conf.run_date`` for each DAG in order,
+    in one Airflow process (:mod:`kam.dagrun`), stopping at the first failure; each DAG's
+    output goes to its own log file under ``$KAM_HOME/logs/``."""
     logs = settings.kam_home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    log_path = logs / f"{dag_id}_{run_date.isoformat()}_{stamp}.log"
+    log_paths = {dag_id: logs / f"{dag_id}_{run_date.isoformat()}_{stamp}.log" for dag_id in dag_ids}
+    results_path = logs / f".results_{run_date.isoformat()}_{stamp}.jsonl"
+    for path in (*log_paths.values(), results_path):
+        path.unlink(missing_ok=True)
     conf = {"run_date": run_date.isoformat(), **(extra_conf or {})}
-    cmd = [airflow_executable(), "dags", "test", dag_id, run_date.isoformat(),
-           "--conf", json.dumps(conf)]
-    started = time.monotonic()
+    cmd = [sys.executable, "-m", "kam.dagrun", "--date", run_date.isoformat(), "--conf", json.dumps(conf),
+           "--results", str(results_path), *(f"{dag_id}={path}" for dag_id, path in log_paths.items())]
+    started = time.time()
     env = {**airflow_env(settings), "KAM_TASK_RETRIES": "0"}
-    with log_path.open("w", encoding="utf-8") as fh:
-        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)
-        try:
-            proc.wait()
-        except BaseException:
-            proc.terminate()
-            proc.wait(timeout=30)
-            raise
-    seconds = time.monotonic() - started
-    text = log_path.read_text(encoding="utf-8", errors="replace")
-    errors = [line.strip() for line in text.splitlines()
-              if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")]
-    success = proc.returncode == 0 and "state=failed" not in text.split("DagRun Finished")[-1][:2000]
-    return DagRunOutcome(dag_id, success, seconds, log_path, _unique(errors))
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+    try:
+        _, runner_errors = proc.communicate()
+    except BaseException:
+        proc.terminate()
+        proc.wait(timeout=30)
+        raise
+    finished = {}
+    if results_path.exists():
+        finished = {r["dag_id"]: r for r in map(json.loads, results_path.read_text(encoding="utf-8").splitlines())}
+        results_path.unlink()
+    outcomes = []
+    previous_end = started
+    for dag_id, log_path in log_paths.items():
+        if not log_path.exists():  # never reached: an earlier DAG failed
+            break
+        result = finished.get(dag_id)
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+        if result is None and runner_errors:  # the runner itself failed (e.g. before Airflow started)
+            text += runner_errors.decode(errors="replace")
+            log_path.write_text(text, encoding="utf-8")
+        end = result["finished"] if result else time.time()
+        errors = [line.strip() for line in text.splitlines()
+                  if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")]
+        success = (result is not None and result["success"]
+                   and "state=failed" not in text.split("DagRun Finished")[-1][:2000])
+        outcomes.append(DagRunOutcome(dag_id, success, end - previous_end, log_path, _unique(errors)))
+        previous_end = end
+        if not success:
+            break
+    return outcomes
 
 
 def _unique(lines: list[str]) -> list[str]:
@@ -129,13 +154,9 @@ def run_pipeline(settings: Settings, run_date: dt.date, echo=print,
     """Ingest, then build, audit and publish, through Airflow. Stops after a failed DAG.
     ``full_refresh`` rebuilds every dbt model instead of only what new batches touch."""
     ensure_airflow(settings)
-    outcomes = []
-    for dag_id in DAG_ORDER:
-        echo(f"→ running DAG {dag_id} for {run_date} …")
-        outcome = run_dag(settings, dag_id, run_date, {"full_refresh": True} if full_refresh else None)
-        outcomes.append(outcome)
+    echo(f"→ running DAGs {', '.join(DAG_ORDER)} for {run_date} (one Airflow process) …")
+    outcomes = run_dags(settings, DAG_ORDER, run_date, {"full_refresh": True} if full_refresh else None)
+    for outcome in outcomes:
         state = "succeeded" if outcome.success else "FAILED"
-        echo(f"  {dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")
-        if not outcome.success:
-            break
+        echo(f"  {outcome.dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")
     return outcomes
