@@ -9,8 +9,10 @@ kept (hard link) under ``published/history/`` for rollback.
 The new file starts as a copy of the served one when the fingerprints of what
 that publication wrote are known (``ops.publication_fingerprints``: per mart and
 month partition, the row count and the sum of the rows' hashes): only the
-partitions whose fingerprint changed are rewritten, and checked again after
-writing; a mart whose columns changed is copied whole. Every
+partitions whose fingerprint changed are rewritten (one delete and insert per
+month, in one transaction per mart), and checked again after writing; a mart
+whose columns or most of whose months changed is copied whole. The log line of
+each publication gives the seconds of its steps. Every
 ``KAM_PUBLISH_FULL_EVERY`` publications (default 7), or without usable
 fingerprints, the file is written from scratch, so deleted rows never pile up.
 """
@@ -22,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,12 +186,15 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
             "where as_of_month = (select max(as_of_month) from marts.customer_value_monthly)")
         checkpoint("publish.after_log")
 
+        clock = _Clock()
         current = {mart: _state(con, f"marts.{mart}", mart) for mart in PUBLISHED_MARTS}
+        clock.lap("fingerprints")
         base, chain = _delta_base(settings, con)
         tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
         tmp.unlink(missing_ok=True)
         if base is not None:
             shutil.copyfile(settings.published_path, tmp)
+            clock.lap("copy of the served file")
         con.execute(f"attach '{tmp}' as pub")
         counts: dict[str, int] = {}
         written: dict[str, str] = {}
@@ -210,9 +216,11 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
                 "select count(*) from pub.main.publications").fetchone()[0]
         finally:
             con.execute("detach pub")
+        clock.lap("marts written")
         _store_fingerprints(con, pub_id, current, chain + 1 if base is not None else 0)
 
     _verify(tmp, counts)
+    clock.lap("verified")
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())
     checkpoint("publish.after_verify")
@@ -221,14 +229,32 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
     os.replace(tmp, settings.published_path)
     _fsync_dir(settings.published_dir)
     checkpoint("publish.after_replace")
+    clock.lap("served")
     _write_parquet(settings, counts, only=[t for t in counts if written.get(t) != "unchanged"])
+    clock.lap("parquet")
     checkpoint("publish.after_parquet")
 
     with warehouse(settings) as con:
         mark_published(con, pub_id, counts)
-    log.info("publication %s: %s (%s)", pub_id, settings.published_path,
-             ", ".join(f"{k} {v} rows ({written.get(k, 'copied')})" for k, v in counts.items()))
+    log.info("publication %s: %s (%s); seconds: %s", pub_id, settings.published_path,
+             ", ".join(f"{k} {v} rows ({written.get(k, 'copied')})" for k, v in counts.items()), clock)
     return Publication(pub_id, "published", settings.published_path, counts, written=written)
+
+
+class _Clock:
+    """Wall time of the publication's steps, for its log line."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.laps[step] = now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{step} {seconds:.1f}" for step, seconds in self.laps.items())
 
 
 # --- what a publication wrote: fingerprints per mart and month --------------------------
@@ -242,11 +268,26 @@ def _part(mart: str) -> str:
     return f"coalesce(cast({column} as varchar), '')" if column else "''"
 
 
+def _in_part(mart: str, part: str) -> str:
+    """The rows of one partition, as a condition DuckDB pushes into the table scan: an
+    equality with a literal (a parameter, an ``in`` list or an ``or`` of equalities are not
+    pushed down here, and the whole-row hash then reads every column of every row:
+    one month of customer_value_monthly at 30k customers, 0.2 s instead of 3-4 s)."""
+    column = PUBLICATION_PARTITIONS[mart]
+    if part == "":
+        return f"{column} is null"
+    dt.datetime.fromisoformat(part)  # a date or timestamp as DuckDB prints it: checked before it enters SQL
+    return f"{column} = '{part}'"
+
+
 def _fingerprints(con: duckdb.DuckDBPyConnection, relation: str, mart: str,
                   parts: list[str] | None = None) -> Fingerprints:
-    where, params = ("", []) if parts is None else (f"where {_part(mart)} in (select unnest(?))", [parts])
-    rows = con.execute(f"select {_part(mart)}, count(*), sum(hash(t)::hugeint) from {relation} t {where} "
-                       "group by 1", params).fetchall()
+    select = f"select {_part(mart)}, count(*), sum(hash(t)::hugeint) from {relation} t"
+    if parts is None:
+        rows = con.execute(f"{select} group by 1").fetchall()
+    else:
+        rows = [row for part in parts for row in con.execute(f"{select} where {_in_part(mart, part)} group by 1")
+                .fetchall()]
     return {part: (n, int(h)) for part, n, h in rows}
 
 
@@ -299,9 +340,18 @@ def _write_mart(con: duckdb.DuckDBPyConnection, mart: str, current: State, base:
         con.execute(f"create or replace table pub.main.{mart} as select * from marts.{mart}")
         return "copied"
     changed = sorted({p for p in parts if base[1].get(p) != parts[p]} | {p for p in base[1] if p not in parts})
-    con.execute(f"delete from pub.main.{mart} where {_part(mart)} in (select unnest(?))", [changed])
-    con.execute(f"insert into pub.main.{mart} select * from marts.{mart} "
-                f"where {_part(mart)} in (select unnest(?))", [changed])
+    if 2 * len(changed) > len(parts):  # most months changed: one copy beats a statement per month
+        con.execute(f"create or replace table pub.main.{mart} as select * from marts.{mart}")
+        return "copied"
+    con.execute("begin transaction")  # one commit per mart: autocommitted months checkpoint again and again
+    try:
+        for part in changed:
+            con.execute(f"delete from pub.main.{mart} where {_in_part(mart, part)}")
+            con.execute(f"insert into pub.main.{mart} select * from marts.{mart} where {_in_part(mart, part)}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     got = _fingerprints(con, f"pub.main.{mart}", mart, changed)
     if got != {p: parts[p] for p in changed if p in parts}:
         raise RuntimeError(f"publication of {mart}: the rewritten months {changed} do not match the warehouse")
