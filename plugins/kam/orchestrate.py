@@ -92,54 +92,73 @@ def _die_with_parent() -> None:
 
 
 def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
-             extra_conf: dict | None = None) -> list[DagRunOutcome]:
+             extra_conf: dict | None = None, on_outcome=None) -> list[DagRunOutcome]:
     """``airflow dags test <dag_id> <run_date>`` with ``conf.run_date`` for each DAG in order,
     in one Airflow process (:mod:`kam.dagrun`), stopping at the first failure; each DAG's
-    output goes to its own log file under ``$KAM_HOME/logs/``."""
+    output goes to its own log file under ``$KAM_HOME/logs/``. ``on_outcome`` is called
+    with each DAG's outcome as soon as that DAG has finished."""
     logs = settings.kam_home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     log_paths = {dag_id: logs / f"{dag_id}_{run_date.isoformat()}_{stamp}.log" for dag_id in dag_ids}
     results_path = logs / f".results_{run_date.isoformat()}_{stamp}.jsonl"
-    for path in (*log_paths.values(), results_path):
+    errors_path = logs / f".runner_{run_date.isoformat()}_{stamp}.err"  # before the runner redirects its output
+    for path in (*log_paths.values(), results_path, errors_path):
         path.unlink(missing_ok=True)
     conf = {"run_date": run_date.isoformat(), **(extra_conf or {})}
     cmd = [sys.executable, "-m", "kam.dagrun", "--date", run_date.isoformat(), "--conf", json.dumps(conf),
            "--results", str(results_path), *(f"{dag_id}={path}" for dag_id, path in log_paths.items())]
-    started = time.time()
+    outcomes: list[DagRunOutcome] = []
+    previous_end = time.time()
+
+    def settle(dag_id: str, result: dict | None) -> None:
+        nonlocal previous_end
+        outcome = _outcome(dag_id, log_paths[dag_id], result, previous_end, errors_path)
+        previous_end += outcome.seconds
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
     env = {**airflow_env(settings), "KAM_TASK_RETRIES": "0"}
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+    with errors_path.open("wb") as err:
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=err, preexec_fn=_die_with_parent)
     try:
-        _, runner_errors = proc.communicate()
+        while True:
+            done = proc.poll() is not None
+            lines = results_path.read_text(encoding="utf-8").splitlines() if results_path.exists() else []
+            for line in lines[len(outcomes):]:
+                result = json.loads(line)
+                settle(result["dag_id"], result)
+            if done:
+                break
+            time.sleep(0.5)
     except BaseException:
         proc.terminate()
         proc.wait(timeout=30)
         raise
-    finished = {}
-    if results_path.exists():
-        finished = {r["dag_id"]: r for r in map(json.loads, results_path.read_text(encoding="utf-8").splitlines())}
-        results_path.unlink()
-    outcomes = []
-    previous_end = started
-    for dag_id, log_path in log_paths.items():
-        if not log_path.exists():  # never reached: an earlier DAG failed
-            break
-        result = finished.get(dag_id)
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-        if result is None and runner_errors:  # the runner itself failed (e.g. before Airflow started)
-            text += runner_errors.decode(errors="replace")
-            log_path.write_text(text, encoding="utf-8")
-        end = result["finished"] if result else time.time()
-        errors = [line.strip() for line in text.splitlines()
-                  if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")]
-        success = (result is not None and result["success"]
-                   and "state=failed" not in text.split("DagRun Finished")[-1][:2000])
-        outcomes.append(DagRunOutcome(dag_id, success, end - previous_end, log_path, _unique(errors)))
-        previous_end = end
-        if not success:
-            break
+    # the runner died inside a DAG (killed, crashed): that DAG failed; the later ones never started
+    running = [d for d in dag_ids[len(outcomes):] if log_paths[d].exists()]
+    if running and (not outcomes or outcomes[-1].success):
+        settle(running[0], None)
+    results_path.unlink(missing_ok=True)
+    errors_path.unlink(missing_ok=True)
     return outcomes
+
+
+def _outcome(dag_id: str, log_path: Path, result: dict | None, previous_end: float,
+             errors_path: Path) -> DagRunOutcome:
+    text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+    runner_errors = errors_path.read_text(encoding="utf-8", errors="replace") if errors_path.exists() else ""
+    if result is None and runner_errors:  # the runner's own failure (e.g. before Airflow started)
+        text += runner_errors
+        log_path.write_text(text, encoding="utf-8")
+    end = result["finished"] if result else time.time()
+    errors = [line.strip() for line in text.splitlines()
+              if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")]
+    success = (result is not None and result["success"]
+               and "state=failed" not in text.split("DagRun Finished")[-1][:2000])
+    return DagRunOutcome(dag_id, success, end - previous_end, log_path, _unique(errors))
 
 
 def _unique(lines: list[str]) -> list[str]:
@@ -155,8 +174,10 @@ def run_pipeline(settings: Settings, run_date: dt.date, echo=print,
     ``full_refresh`` rebuilds every dbt model instead of only what new batches touch."""
     ensure_airflow(settings)
     echo(f"→ running DAGs {', '.join(DAG_ORDER)} for {run_date} (one Airflow process) …")
-    outcomes = run_dags(settings, DAG_ORDER, run_date, {"full_refresh": True} if full_refresh else None)
-    for outcome in outcomes:
+
+    def report(outcome: DagRunOutcome) -> None:
         state = "succeeded" if outcome.success else "FAILED"
         echo(f"  {outcome.dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")
-    return outcomes
+
+    return run_dags(settings, DAG_ORDER, run_date, {"full_refresh": True} if full_refresh else None,
+                    on_outcome=report)

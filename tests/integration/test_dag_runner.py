@@ -16,7 +16,9 @@ def test_dags_run_in_order_in_one_process_and_stop_at_the_first_failure(tmp_path
     settings = load_settings()
     ensure_airflow(settings)
 
-    outcomes = run_dags(settings, ("ingest", "no_such_dag", "build_and_publish"), dt.date(2026, 11, 30))
+    reported = []
+    outcomes = run_dags(settings, ("ingest", "no_such_dag", "build_and_publish"), dt.date(2026, 11, 30),
+                        on_outcome=reported.append)
 
     assert [(o.dag_id, o.success) for o in outcomes] == [("ingest", True), ("no_such_dag", False)]
     ingest, missing = outcomes
@@ -27,3 +29,5 @@ def test_dags_run_in_order_in_one_process_and_stop_at_the_first_failure(tmp_path
     # the runner stopped: the DAG after the failure never started, not even its log
     assert not list((settings.kam_home / "logs").glob("build_and_publish_*.log"))
     assert ingest.seconds > 0 and missing.seconds >= 0
+    assert reported == outcomes  # every outcome went to the callback
+    assert not list((settings.kam_home / "logs").glob(".*"))  # the runner's results and stderr files are gone
