@@ -111,9 +111,9 @@ def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
     outcomes: list[DagRunOutcome] = []
     previous_end = time.time()
 
-    def settle(dag_id: str, result: dict | None) -> None:
+    def settle(dag_id: str, result: dict | None, exit_code: int | None = None) -> None:
         nonlocal previous_end
-        outcome = _outcome(dag_id, log_paths[dag_id], result, previous_end, errors_path)
+        outcome = _outcome(dag_id, log_paths[dag_id], result, previous_end, errors_path, exit_code)
         previous_end += outcome.seconds
         outcomes.append(outcome)
         if on_outcome is not None:
@@ -126,7 +126,8 @@ def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
     try:
         while True:
             done = proc.poll() is not None
-            lines = results_path.read_text(encoding="utf-8").splitlines() if results_path.exists() else []
+            # complete lines only: the runner may be writing the last one
+            lines = results_path.read_text(encoding="utf-8").split("\n")[:-1] if results_path.exists() else []
             for line in lines[len(outcomes):]:
                 result = json.loads(line)
                 settle(result["dag_id"], result)
@@ -137,21 +138,22 @@ def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
         proc.terminate()
         proc.wait(timeout=30)
         raise
-    # the runner died inside a DAG (killed, crashed): that DAG failed; the later ones never started
-    running = [d for d in dag_ids[len(outcomes):] if log_paths[d].exists()]
-    if running and (not outcomes or outcomes[-1].success):
-        settle(running[0], None)
+    # the runner died inside a DAG or before the first (killed, crashed, could not start):
+    # that DAG failed and the later ones never started; a run is never short of a failure
+    if len(outcomes) < len(dag_ids) and (not outcomes or outcomes[-1].success):
+        settle(dag_ids[len(outcomes)], None, proc.returncode)
     results_path.unlink(missing_ok=True)
     errors_path.unlink(missing_ok=True)
     return outcomes
 
 
 def _outcome(dag_id: str, log_path: Path, result: dict | None, previous_end: float,
-             errors_path: Path) -> DagRunOutcome:
+             errors_path: Path, exit_code: int | None = None) -> DagRunOutcome:
     text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-    runner_errors = errors_path.read_text(encoding="utf-8", errors="replace") if errors_path.exists() else ""
-    if result is None and runner_errors:  # the runner's own failure (e.g. before Airflow started)
-        text += runner_errors
+    if result is None:  # the runner's own failure: its stderr and exit code join this DAG's log
+        runner_errors = errors_path.read_text(encoding="utf-8", errors="replace") if errors_path.exists() else ""
+        text += f"{runner_errors}\nkam: the DAG runner (python -m kam.dagrun) exited with code {exit_code} " \
+                f"before DAG {dag_id} finished\n"
         log_path.write_text(text, encoding="utf-8")
     end = result["finished"] if result else time.time()
     errors = [line.strip() for line in text.splitlines()
