@@ -336,11 +336,10 @@ def _write_mart(con: duckdb.DuckDBPyConnection, mart: str, current: State, base:
     if base is not None and base == current:
         return "unchanged"
     columns, parts = current
-    if base is None or base[0] != columns or mart not in PUBLICATION_PARTITIONS:
-        con.execute(f"create or replace table pub.main.{mart} as select * from marts.{mart}")
-        return "copied"
-    changed = sorted({p for p in parts if base[1].get(p) != parts[p]} | {p for p in base[1] if p not in parts})
-    if 2 * len(changed) > len(parts):  # most months changed: one copy beats a statement per month
+    changed = None  # by month: only when the served copy has the same columns
+    if base is not None and base[0] == columns and mart in PUBLICATION_PARTITIONS:
+        changed = sorted({p for p in parts if base[1].get(p) != parts[p]} | {p for p in base[1] if p not in parts})
+    if changed is None or 2 * len(changed) > len(parts):  # most months changed: one copy beats one per month
         con.execute(f"create or replace table pub.main.{mart} as select * from marts.{mart}")
         return "copied"
     con.execute("begin transaction")  # one commit per mart: autocommitted months checkpoint again and again
