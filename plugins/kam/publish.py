@@ -245,7 +245,7 @@ class _Clock:
     """Wall time of the publication's steps, for its log line."""
 
     def __init__(self) -> None:
-        self.started = self.last = time.monotonic()
+        self.last = time.monotonic()
         self.laps: dict[str, float] = {}
 
     def lap(self, step: str) -> None:
