@@ -41,6 +41,30 @@ def run_kam(args: list[str], home: Path, landing: Path | None = None, check: boo
     return proc
 
 
+def parquet_rows(parquet_dir: Path, table: str) -> list[tuple]:
+    """The rows of a table's Parquet copy (every file of ``parquet/<table>/``), sorted."""
+    return duckdb.sql(f"select * from read_parquet('{parquet_dir / table}/*.parquet') order by all").fetchall()
+
+
+@pytest.fixture
+def small_marts(tmp_path):
+    """Settings of a new KAM_HOME whose warehouse holds every published mart, small: 200 rows
+    over 10 months (the mart's month column, or ``as_of_month``), 7 customers, tier B."""
+    from kam.config import Settings
+    from kam.marts import PUBLICATION_PARTITIONS, PUBLISHED_MARTS
+    from kam.warehouse import warehouse
+
+    s = Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing")
+    with warehouse(s) as con:
+        con.execute("create schema if not exists marts")
+        for mart in PUBLISHED_MARTS:
+            month = PUBLICATION_PARTITIONS.get(mart, "as_of_month")
+            con.execute(f"""create table marts.{mart} as
+                select 'C' || (i % 7) as customer_id, date '2026-01-01' + to_months(i % 10) as {month},
+                       i as amount, 'B' as tier from range(200) r(i)""")
+    return s
+
+
 def published_tables(path: Path, ignore_columns: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
     """Every table of a published file, sorted rows: for exact comparisons."""
     con = duckdb.connect(str(path), read_only=True)

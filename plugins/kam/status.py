@@ -171,7 +171,7 @@ def demo_summary(settings: Settings) -> str:
         "", "Open it read-only (BI tools, analysts):",
         f"  python -c \"import duckdb; con = duckdb.connect('{path}', read_only=True); "
         "print(con.sql('show tables'))\"",
-        f"  Parquet copies: {settings.parquet_dir}/<mart>/<mart>.parquet",
+        f"  Parquet copies: {settings.parquet_dir}/<mart>/*.parquet (monthly marts: one file per month)",
         "Next: kam status · kam run --landing YOUR_FOLDER · README.md",
     ]
     return "\n".join(lines)
