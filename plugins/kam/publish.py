@@ -15,6 +15,8 @@ whose columns or most of whose months changed is copied whole. The log line of
 each publication gives the seconds of its steps. Every
 ``KAM_PUBLISH_FULL_EVERY`` publications (default 7), or without usable
 fingerprints, the file is written from scratch, so deleted rows never pile up.
+The Parquet copies (``kam.parquet_copies``) follow the changed months whenever the
+served file's fingerprints are known, also when the file itself is written from scratch.
 """
 
 from __future__ import annotations
@@ -190,7 +192,10 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
         clock = _Clock()
         current = {mart: _state(con, f"marts.{mart}", mart) for mart in PUBLISHED_MARTS}
         clock.lap("fingerprints")
-        base, chain, based_on = _delta_base(settings, con)
+        served, chain, based_on = _served_state(settings, con)
+        # every FULL_EVERY-th file is written from scratch (deleted rows do not pile up in it); the
+        # Parquet copies have no such leftovers and follow the served file's changes regardless
+        base = served if served is not None and chain + 1 < FULL_EVERY else None
         tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
         tmp.unlink(missing_ok=True)
         if base is not None:
@@ -204,8 +209,8 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
             for i, mart in enumerate(PUBLISHED_MARTS):
                 if i == len(PUBLISHED_MARTS) // 2:
                     checkpoint("publish.mid_copy")
-                changes[mart] = _changed_parts(mart, current[mart], base.get(mart) if base else None)
-                written[mart] = _write_mart(con, mart, current[mart], changes[mart])
+                changes[mart] = _changed_parts(mart, current[mart], served.get(mart) if served else None)
+                written[mart] = _write_mart(con, mart, current[mart], changes[mart] if base is not None else None)
                 counts[mart] = con.execute(f"select count(*) from pub.main.{mart}").fetchone()[0]
             con.execute("create or replace table pub.main.tier_publication_log as "
                         "select * from ops.tier_publication_log order by publication_id, customer_id")
@@ -284,10 +289,11 @@ def _state(con: duckdb.DuckDBPyConnection, relation: str, mart: str) -> State:
     return columns, _fingerprints(con, relation, mart)
 
 
-def _delta_base(settings: Settings, con: duckdb.DuckDBPyConnection
-                ) -> tuple[dict[str, State] | None, int, int | None]:
+def _served_state(settings: Settings, con: duckdb.DuckDBPyConnection
+                  ) -> tuple[dict[str, State] | None, int, int | None]:
     """What the served file holds (its publication's fingerprints), how many delta
-    publications led to it, and its publication id; None when it must be written from scratch."""
+    publications led to it, and its publication id; None when they are not known (or
+    ``KAM_PUBLISH_FULL_EVERY`` is 1: everything written from scratch)."""
     served = served_publication_id(settings.published_path)
     if served is None or FULL_EVERY <= 1:
         return None, 0, None
@@ -300,7 +306,7 @@ def _delta_base(settings: Settings, con: duckdb.DuckDBPyConnection
         _, parts = base.setdefault(mart, (columns, {}))
         if part != "*":  # '*' only carries the columns of a mart (an empty one has no partitions)
             parts[part] = (n, int(fingerprint))
-    if set(base) != set(PUBLISHED_MARTS) or chain + 1 >= FULL_EVERY:
+    if set(base) != set(PUBLISHED_MARTS):
         return None, 0, None
     return base, chain, served
 

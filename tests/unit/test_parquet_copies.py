@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from conftest import parquet_rows, published_tables
 
+import kam.publish as publish_module
 from kam.config import Settings
 from kam.parquet_copies import MARKER, VERSIONS, part_file, served_version
 from kam.publish import publish
@@ -87,6 +88,23 @@ def test_a_reader_of_the_previous_version_keeps_a_whole_set_of_files(settings):
     read_later = duckdb.sql(f"select * from read_parquet({[str(p) for p in listed]}) order by all").fetchall()
     assert read_later == old_rows  # the files it listed still hold the old publication, all of them
     assert parquet_rows(settings.parquet_dir, "customer_value_monthly") != old_rows
+
+
+def test_a_file_written_from_scratch_still_changes_only_the_changed_months_of_the_copies(settings, monkeypatch):
+    monkeypatch.setattr(publish_module, "FULL_EVERY", 2)  # r1 from scratch, r2 a delta, r3 from scratch
+    publish(settings, "r1", D)
+    publish(settings, "r2", D)
+    visits, _ = served_version(settings.parquet_dir, "fct_visits")
+    lines, _ = served_version(settings.parquet_dir, "fct_order_lines")
+    before = _files(lines)
+    with warehouse(settings) as con:
+        con.execute("update marts.fct_order_lines set amount = -amount where order_month = date '2026-04-01'")
+    third = publish(settings, "r3", D)
+    assert set(third.written.values()) == {"copied"}  # the DuckDB file: from scratch
+    _every_copy_equals_the_served_file(settings)
+    assert served_version(settings.parquet_dir, "fct_visits") == (visits, 3)  # kept, marked
+    after = _files(served_version(settings.parquet_dir, "fct_order_lines")[0])
+    assert {n for n in after if after[n] != before.get(n)} == {"fct_order_lines.2026-04-01.parquet"}
 
 
 def test_copies_that_do_not_hold_the_served_publication_are_written_whole(settings):
