@@ -121,7 +121,8 @@ def _new_version(con: duckdb.DuckDBPyConnection, parquet_dir: Path, table: str, 
         kept = {_month_of(f.name) for f in folder.glob("*.parquet")}
         how = f"{len(changed)} of {len(kept) + len(parts)} months"
     else:
-        parts = [p for (p,) in con.execute(f"select distinct {partition_key_sql(table)} from {table} t").fetchall()]
+        parts = [p for (p,) in con.execute(f"select distinct {partition_key_sql(table)} from {table} t")
+                 .fetchall()] if partitioned else []
         how = "whole"
     if not partitioned:
         _copy(con, f"select * from {table}", folder / f"{table}.parquet")
