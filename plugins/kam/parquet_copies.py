@@ -34,7 +34,7 @@ from urllib.parse import unquote
 
 import duckdb
 
-from kam.marts import PUBLICATION_PARTITIONS, partition_filter_sql, partition_key_sql
+from kam.marts import PUBLICATION_PARTITIONS, partition_filter_sql
 
 MARKER = ".publication"
 VERSIONS = ".versions"
@@ -44,7 +44,6 @@ VERSIONS = ".versions"
 class CopyResult:
     table: str
     how: str  # "whole" | "unchanged" | "N of M months"
-    files_written: int
 
 
 def part_file(table: str, part: str) -> str:
@@ -96,7 +95,7 @@ def _write_table(con: duckdb.DuckDBPyConnection, parquet_dir: Path, table: str, 
         return _new_version(con, parquet_dir, table, publication_id, None, None)
     if not changed:  # nothing changed: the served version now also holds this publication
         _mark(served, publication_id)
-        return CopyResult(table, "unchanged", 0)
+        return CopyResult(table, "unchanged")
     if table not in PUBLICATION_PARTITIONS:
         return _new_version(con, parquet_dir, table, publication_id, None, None)
     return _new_version(con, parquet_dir, table, publication_id, served, changed)
@@ -110,34 +109,26 @@ def _new_version(con: duckdb.DuckDBPyConnection, parquet_dir: Path, table: str, 
     folder = versions / f"{publication_id if publication_id is not None else 'x'}-{time.time_ns()}"
     folder.mkdir()
     partitioned = table in PUBLICATION_PARTITIONS
-    if previous is not None and changed is not None:
-        parts = [p for (p,) in con.execute(
-            f"select distinct {partition_key_sql(table)} from {table} t where " +
-            " or ".join(f"({partition_filter_sql(table, p)})" for p in changed)).fetchall()]
+    how = "whole"
+    if not partitioned:
+        _copy(con, f"select * from {table}", folder / f"{table}.parquet")
+    elif previous is None or changed is None:
+        _copy_by_month(con, table, folder)
+    else:
         stale = tuple(part_file(table, p).removesuffix("parquet") for p in changed)  # <mart>.<month>.[n.]parquet
         for old in previous.glob("*.parquet"):
             if old.name != f"{table}.parquet" and not old.name.startswith(stale):
                 os.link(old, folder / old.name)
-        kept = {_month_of(f.name) for f in folder.glob("*.parquet")}
-        how = f"{len(changed)} of {len(kept) + len(parts)} months"
-    else:
-        parts = [p for (p,) in con.execute(f"select distinct {partition_key_sql(table)} from {table} t")
-                 .fetchall()] if partitioned else []
-        how = "whole"
-    if not partitioned:
-        _copy(con, f"select * from {table}", folder / f"{table}.parquet")
-    elif previous is None:
-        if parts:
-            _copy_by_month(con, table, folder)
-    else:  # a few months: each read from its own row groups (the served file stores month by month)
-        for part in parts:
-            _copy(con, f"select * from {table} where {partition_filter_sql(table, part)}",
-                  folder / part_file(table, part))
+        for part in changed:  # each read from its own row groups (the served file stores month by month)
+            path = folder / part_file(table, part)
+            if _copy(con, f"select * from {table} where {partition_filter_sql(table, part)}", path) == 0:
+                path.unlink()  # a month gone from the mart
+        how = f"{len(changed)} of {len({_month_of(f.name) for f in folder.glob('*.parquet')})} months"
     if partitioned and not any(folder.glob("*.parquet")):  # an empty mart: one file with its columns
         _copy(con, f"select * from {table}", folder / f"{table}.parquet")
     _mark(folder, publication_id)
     _serve(parquet_dir, table, folder)
-    return CopyResult(table, how, len(parts) if partitioned else 1)
+    return CopyResult(table, how)
 
 
 def _month_of(name: str) -> str:
@@ -147,8 +138,9 @@ def _month_of(name: str) -> str:
     return head if tail.isdigit() else stem
 
 
-def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> None:
-    con.execute(f"copy ({select}) to '{path}' (format parquet)")
+def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> int:
+    """Write ``select`` to one Parquet file; the rows written."""
+    return con.execute(f"copy ({select}) to '{path}' (format parquet)").fetchone()[0]
 
 
 def _copy_by_month(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
