@@ -11,8 +11,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
-from pathlib import Path
 
 import duckdb
 
@@ -98,33 +96,6 @@ alter table ops.ingest_batches add column if not exists file_mtime timestamp;
 alter table ops.publications add column if not exists data_interval_start timestamp;
 alter table ops.publications add column if not exists data_interval_end timestamp;
 """
-
-
-@cache
-def encodings_extension_path() -> Path:
-    """Path of the DuckDB ``encodings`` extension shipped in its PyPI wheel.
-
-    Extensions cannot be INSTALLed at run time here (no internet); the
-    ``duckdb-extension-encodings`` wheel carries the binary for our DuckDB.
-    """
-    import duckdb_extension_encodings as pkg
-
-    version = duckdb.__version__
-    base = Path(pkg.__file__).parent
-    candidates = sorted(base.rglob("encodings.duckdb_extension"))
-    for path in candidates:
-        if f"v{version}" in path.parts:
-            return path
-    if candidates:
-        return candidates[0]
-    raise RuntimeError(
-        f"the encodings extension is missing from {base}; reinstall duckdb-extension-encodings "
-        f"matching duckdb {version}"
-    )
-
-
-def load_encodings(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"load '{encodings_extension_path()}'")
 
 
 def connect(settings: Settings, read_only: bool = False, retries: int = 30) -> duckdb.DuckDBPyConnection:

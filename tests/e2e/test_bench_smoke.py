@@ -1,4 +1,4 @@
-"""`kam bench` at a tiny scale: it runs the real DAGs, the engine floor and the pandas baseline,
+"""`kam bench` at a tiny scale: it runs the real DAGs, the load and engine floors and the pandas baseline,
 reconciles the three and appends its figures. How fast is measured by `make bench`, never here."""
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
         row = re.search(rf"^\| {stage} \| [\d.]+ \| [^|]+ \| [^|]+ \| ([\d,]+) \|$", text, re.M)
         assert row and 50 < int(row.group(1).replace(",", "")) < 24_000, (stage, text)
     assert re.search(r"pipeline / engine floor: \*\*[\d.]+×\*\*", text)
+    # DuckDB's readers alone load the same files the ingest stage read: the same rows
+    ingested = re.search(r"^\| ingest \| [\d.]+ \| ([\d,]+) \|", text, re.M).group(1)
+    floor_rows = re.search(r"^\| load floor: [^|]+ \| [\d.]+ \| ([\d,]+) \|", text, re.M).group(1)
+    assert floor_rows == ingested, text
+    assert re.search(r"ingest / load floor: \*\*[\d.]+×\*\*", text)
+    assert re.search(r"ingest rows/s by file format, the pipeline's batches \(read to commit\): csv [\d,]+, "
+                     r"jsonl [\d,]+, parquet [\d,]+; DuckDB's load floor: csv [\d,]+, jsonl [\d,]+, parquet [\d,]+",
+                     text)
     # the last day's delivery is held back, then run incrementally and measured
     assert re.search(r"daily incremental run / full run: \*\*[\d.]+×\*\*", text)
     assert re.search(r"daily incremental run \(the last day's files\): [\d.]+ s .*tasks ingest [\d.]+ s, "

@@ -71,6 +71,25 @@ def test_csv_bom_and_gb18030_keep_chinese_text(con, settings, tmp_path, encoding
         "utf-8" if encoding == "utf-8-sig" else "gb18030")
 
 
+def test_gb18030_csv_is_read_through_a_utf8_copy_that_is_removed(con, settings, tmp_path):
+    """A GB18030 file is transcoded to a UTF-8 copy in the spill folder for DuckDB's reader: a
+    record that cannot be split keeps its Chinese text in quarantine, errors name the delivered
+    file, and the copy is gone afterwards."""
+    lines = [HEADER, GOOD[0], "O3,1,C3,2026-03-07,product,1,500,confirmed,2026-03-07 08:00:00,多余,字段", GOOD[1]]
+    path = write(tmp_path / "orders" / "gb.csv", [lines[0], *(x.replace("C1", "客户1") for x in lines[1:])],
+                 "gb18030")
+    spill = Path(con.execute("select current_setting('temp_directory')").fetchone()[0]).resolve()
+    result = ingest_file(con, settings, "orders", path, RUN_DATE)
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("partial", 3, 2, 1)
+    assert [r[0] for r in con.sql("select customer_id from raw.orders order by line_no").fetchall()] == ["客户1"] * 2
+    raw_line, source = con.sql("select _raw_line, _source_file from quarantine.orders").fetchone()
+    assert "多余,字段" in raw_line and source == str(path)
+    assert spill.is_dir() and not list(spill.glob(".kam-utf8-*"))  # made for the copy, then emptied
+    broken = write(tmp_path / "orders" / "gb_broken.csv", [HEADER, '"O1,1,客户1'], "gb18030")
+    refused = ingest_file(con, settings, "orders", broken, RUN_DATE)
+    assert refused.status == "refused" and ".kam-utf8-" not in refused.error, refused.error
+
+
 def test_parquet_and_jsonl_load_the_same_rows(con, settings, tmp_path):
     frame = pd.DataFrame({"visit_id": ["V1", "V2"], "customer_id": ["C1", "C2"],
                           "visit_date": [dt.date(2026, 1, 5), dt.date(2026, 2, 1)],
