@@ -43,6 +43,10 @@ class Settings:
     landing_dir: Path
     max_bad_row_share: float = 0.10
     duckdb_memory_limit: str = "3GB"
+    # KAM_PUBLISH_MEMORY_LIMIT: DuckDB's limit in the publish task, which runs inside the Airflow
+    # task process (Airflow, GX and the audit's leftovers held beside it) and whose month-ordered
+    # copies fill DuckDB's pool; dbt runs DuckDB in a process of its own
+    publish_memory_limit: str = "2GB"
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
     gx_max_rows: int = 250_000  # KAM_GX_MAX_ROWS: GX validates a sample of larger marts
     gx_batch_sample_rows: int = 5_000  # KAM_GX_BATCH_SAMPLE_ROWS: GX's share of a raw batch's rows
@@ -126,6 +130,7 @@ class Settings:
             "KAM_LANDING": str(self.landing_dir),
             "KAM_MAX_BAD_ROW_SHARE": str(self.max_bad_row_share),
             "KAM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "KAM_PUBLISH_MEMORY_LIMIT": self.publish_memory_limit,
             "KAM_WAREHOUSE_PATH": str(self.warehouse_path),
             "KAM_DBT_THREADS": str(self.dbt_threads),
             "KAM_GX_MAX_ROWS": str(self.gx_max_rows),
@@ -147,6 +152,7 @@ def load_settings() -> Settings:
         landing_dir=landing,
         max_bad_row_share=share,
         duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "3GB"),
+        publish_memory_limit=os.environ.get("KAM_PUBLISH_MEMORY_LIMIT", "2GB"),
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
         gx_max_rows=_env_int("KAM_GX_MAX_ROWS", 250_000),
         gx_batch_sample_rows=_env_int("KAM_GX_BATCH_SAMPLE_ROWS", 5_000),

@@ -163,3 +163,34 @@ def test_month_file_names(settings):
     assert part_file("fct_visits", "") == "fct_visits.none.parquet"
     assert part_file("dim_customers", "") == "dim_customers.parquet"
     assert os.sep not in part_file("fct_visits", "2026-03-01 12:30:00")
+
+
+# --- the publish task's DuckDB memory limit (KAM_PUBLISH_MEMORY_LIMIT) ----------------------
+
+
+def test_publish_memory_limit_defaults_to_2gb_and_is_read_from_the_environment(monkeypatch):
+    from kam.config import load_settings
+
+    monkeypatch.delenv("KAM_PUBLISH_MEMORY_LIMIT", raising=False)
+    assert load_settings().publish_memory_limit == "2GB"
+    monkeypatch.setenv("KAM_PUBLISH_MEMORY_LIMIT", "1500MB")
+    settings = load_settings()
+    assert settings.publish_memory_limit == "1500MB"
+    assert settings.env()["KAM_PUBLISH_MEMORY_LIMIT"] == "1500MB"  # Airflow's tasks see it
+
+
+def test_the_publication_runs_under_its_own_limit_and_refuses_a_bad_one(small_marts):
+    import dataclasses
+
+    from kam.publish import limit_memory
+
+    with warehouse(small_marts) as con:
+        before = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        limit_memory(con, dataclasses.replace(small_marts, publish_memory_limit="1GB"))
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "953.6 MiB" != before
+    bad = dataclasses.replace(small_marts, publish_memory_limit="lots")
+    with pytest.raises(ValueError, match="KAM_PUBLISH_MEMORY_LIMIT='lots' is not a DuckDB memory limit"):
+        publish(bad, "r1", D)
+    assert not bad.published_path.exists()
+    with duckdb.connect(str(bad.warehouse_path), read_only=True) as con:  # nothing was started
+        assert con.execute("select count(*) from ops.publications").fetchone()[0] == 0
