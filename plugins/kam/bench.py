@@ -64,7 +64,7 @@ class BenchReport:
     floor: Figure | None = None
     pandas: Figure | None = None
     models_sql: Figure | None = None  # the dbt models' compiled SQL alone, one DuckDB session
-    load_floor: Figure | None = None  # DuckDB's readers alone into persistent tables, every landing file
+    load_floor: Figure | None = None  # DuckDB's readers alone into persistent tables, the full run's files
     # per file format, (rows, seconds): the pipeline's batches (read to commit) and DuckDB's load floor
     ingest_by_format: dict[str, tuple[int, float]] = field(default_factory=dict)
     load_floor_by_format: dict[str, tuple[int, float]] = field(default_factory=dict)
