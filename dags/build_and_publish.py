@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
 
-from kam.dag_defaults import RAW_SOURCES, START_DATE, default_args
+from kam.dag_defaults import RAW_SOURCES, default_args, start_date
 
 RAW_ASSETS = [Asset(f"kam.raw.{s}") for s in RAW_SOURCES]
 
@@ -29,7 +29,7 @@ RAW_ASSETS = [Asset(f"kam.raw.{s}") for s in RAW_SOURCES]
 @dag(
     dag_id="build_and_publish",
     schedule=(RAW_ASSETS[0] & RAW_ASSETS[1] & RAW_ASSETS[2] & RAW_ASSETS[3]),
-    start_date=START_DATE,
+    start_date=start_date(),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,

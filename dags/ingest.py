@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
 
-from kam.dag_defaults import RAW_SOURCES, START_DATE, default_args, ingest_schedule
+from kam.dag_defaults import RAW_SOURCES, default_args, ingest_schedule, start_date
 
 
 @dag(
     dag_id="ingest",
     schedule=ingest_schedule(),
-    start_date=START_DATE,
+    start_date=start_date(),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,

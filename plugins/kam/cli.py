@@ -56,34 +56,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"kam run: landing {settings.landing_dir}, run date {run_date}, state in {settings.kam_home}, "
           f"target {settings.target}")
     outcomes = run_pipeline(settings, run_date, full_refresh=args.full_refresh)
-    _print_ingest_problems(settings)
-    failed = [o for o in outcomes if not o.success]
-    if failed:
-        o = failed[0]
-        print(f"\nFAILED: DAG {o.dag_id}. The served file was not changed.", file=sys.stderr)
-        for line in o.errors[:10]:
-            print(f"  {line[:400]}", file=sys.stderr)
-        print(f"  full log: {o.log_path}\n  see also: kam status", file=sys.stderr)
-        return 1
-    print(f"\npublished: {published_to(settings)}")
-    return 0
+    return _settle_run(settings, run_date, outcomes)
 
 
-def published_to(settings: Settings) -> str:
-    if settings.target == "postgres":
-        from kam.pg import redacted
-        from kam.publish_pg import SERVED_SCHEMA
+def _settle_run(settings: Settings, run_date: dt.date, outcomes: list, echo_published: bool = True) -> int:
+    """Judge a pipeline run from its evidence (every task of both DAGs 'success', and the
+    publication this run made recorded and served), print what happened and remember it for
+    ``kam status``. 0 only when all of that is proven."""
+    from kam.evidence import PublicationNotProven, prove_publication
+    from kam.orchestrate import DAG_ORDER
+    from kam.status import record_last_run, run_batch_problems
 
-        return f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)} (BI role {settings.bi_role})"
-    return str(settings.published_path)
-
-
-def _print_ingest_problems(settings: Settings) -> None:
-    from kam.status import recent_batch_problems
-
-    problems = recent_batch_problems(settings)
+    ingest_run = next((o.run_id for o in outcomes if o.dag_id == "ingest"), None)
+    problems = run_batch_problems(settings, ingest_run)
     for line in problems:
         print(f"  ! {line}")
+    failed = [o for o in outcomes if not o.success]
+    if not failed and len(outcomes) < len(DAG_ORDER):  # never an unfinished run called a success
+        failed_text = f"only {', '.join(o.dag_id for o in outcomes) or 'no DAG'} of {', '.join(DAG_ORDER)} ran"
+        reasons, log_path = [failed_text], None
+    elif failed:
+        reasons, log_path = failed[0].errors, failed[0].log_path
+        failed_text = f"DAG {failed[0].dag_id}"
+    else:
+        try:
+            proven = prove_publication(settings, outcomes[-1].run_id)
+        except PublicationNotProven as exc:
+            reasons, log_path, failed_text = [str(exc)], outcomes[-1].log_path, "no publication"
+        else:
+            record_last_run(settings, run_date, True, f"published #{proven.publication_id}", problems,
+                            proven.publication_id)
+            if echo_published:
+                print("\n" + proven.describe())
+            return 0
+    print(f"\nFAILED: {failed_text}. The served marts were not changed by this run.", file=sys.stderr)
+    for line in reasons[:10]:
+        print(f"  {line[:600]}", file=sys.stderr)
+    if log_path:
+        print(f"  full log: {log_path}", file=sys.stderr)
+    print("  see also: kam status", file=sys.stderr)
+    record_last_run(settings, run_date, False, f"FAILED: {failed_text}: {'; '.join(reasons[:3])}"[:1500],
+                    problems, None)
+    return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -100,9 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from kam.orchestrate import run_pipeline
 
     outcomes = run_pipeline(settings, today)
-    if not all(o.success for o in outcomes):
-        bad = next(o for o in outcomes if not o.success)
-        print(f"\nFAILED: DAG {bad.dag_id}; log: {bad.log_path}", file=sys.stderr)
+    if _settle_run(settings, today, outcomes, echo_published=False) != 0:
         return 1
     print()
     print(demo_summary(settings))

@@ -7,6 +7,7 @@ landing root, so the DAGs, the CLI and the tests agree on where things live
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +29,23 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"environment variable {name}={raw!r} is not a number") from exc
 
 
+# The earliest plausible business date (KAM_MIN_BUSINESS_DATE): an order, complaint, visit or
+# master row dated before it is quarantined, and the DAGs start on it (DESIGN.md §3). Long-lived
+# ERP histories reach back to the 1990s and earlier, so the default accepts them.
+DEFAULT_MIN_BUSINESS_DATE = dt.date(1970, 1, 1)
+
+
+def min_business_date_from_env() -> dt.date:
+    """``KAM_MIN_BUSINESS_DATE`` (YYYY-MM-DD), default 1970-01-01. Light: the DAG files call it."""
+    raw = (os.environ.get("KAM_MIN_BUSINESS_DATE") or "").strip()
+    if not raw:
+        return DEFAULT_MIN_BUSINESS_DATE
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"environment variable KAM_MIN_BUSINESS_DATE={raw!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _env_int(name: str, default: int) -> int:
     value = _env_float(name, default)
     if value != int(value) or value < 1:
@@ -42,6 +60,10 @@ class Settings:
     kam_home: Path
     landing_dir: Path
     max_bad_row_share: float = 0.10
+    # KAM_MIN_BAD_ROWS_TO_REFUSE: a batch is refused for its bad-row share only when it also has at
+    # least this many bad rows, so a small correction file keeps its good rows (DESIGN.md §3)
+    min_bad_rows_to_refuse: int = 10
+    min_business_date: dt.date = DEFAULT_MIN_BUSINESS_DATE  # KAM_MIN_BUSINESS_DATE
     duckdb_memory_limit: str = "3GB"
     # KAM_PUBLISH_MEMORY_LIMIT: DuckDB's limit in the publish task, which runs inside the Airflow
     # task process (Airflow, GX and the audit's leftovers held beside it) and whose month-ordered
@@ -129,6 +151,8 @@ class Settings:
             "KAM_HOME": str(self.kam_home),
             "KAM_LANDING": str(self.landing_dir),
             "KAM_MAX_BAD_ROW_SHARE": str(self.max_bad_row_share),
+            "KAM_MIN_BAD_ROWS_TO_REFUSE": str(self.min_bad_rows_to_refuse),
+            "KAM_MIN_BUSINESS_DATE": self.min_business_date.isoformat(),
             "KAM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "KAM_PUBLISH_MEMORY_LIMIT": self.publish_memory_limit,
             "KAM_WAREHOUSE_PATH": str(self.warehouse_path),
@@ -151,6 +175,8 @@ def load_settings() -> Settings:
         kam_home=home,
         landing_dir=landing,
         max_bad_row_share=share,
+        min_bad_rows_to_refuse=_env_int("KAM_MIN_BAD_ROWS_TO_REFUSE", 10),
+        min_business_date=min_business_date_from_env(),
         duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "3GB"),
         publish_memory_limit=os.environ.get("KAM_PUBLISH_MEMORY_LIMIT", "2GB"),
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),

@@ -6,8 +6,20 @@ import os
 
 import pendulum
 
-START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
-RAW_SOURCES = ("customers", "orders", "complaints", "visits")
+from kam.config import SOURCES, min_business_date_from_env
+
+
+def start_date() -> pendulum.DateTime:
+    """The DAGs' start_date: the earliest plausible business date (``KAM_MIN_BUSINESS_DATE``,
+    default 1970-01-01). Airflow creates no task instance for a run dated before a DAG's
+    start_date, so a later start_date would silently drop backfills of an old ERP history
+    (``kam run`` then fails, naming it). ``catchup=False`` keeps a new scheduler from
+    creating runs for the past."""
+    first = min_business_date_from_env()
+    return pendulum.datetime(first.year, first.month, first.day, tz="UTC")
+
+
+RAW_SOURCES = SOURCES  # one asset kam.raw.<source> per landing source
 
 
 def ingest_schedule() -> str | None:

@@ -7,7 +7,11 @@ goes through Airflow's own ``dags test`` command (its CLI parser and
 API and the libraries the tasks import (Great Expectations: ~8 s) start once per
 pipeline instead of once per DAG. Each DAG's output goes to its own log file
 (file descriptors 1 and 2 are redirected), and the runner stops at the first DAG
-that fails. One JSON line per finished DAG is appended to ``--results``.
+that fails. One JSON line per finished DAG is appended to ``--results``, with the
+evidence read back from Airflow's metadata DB: the DAG run this test created, its
+state, and the state of every task instance against the tasks the DAG declares
+(``kam.orchestrate`` judges success from those, never from the run's state alone: a
+run dated before a DAG's start_date "succeeds" without a single task).
 """
 
 from __future__ import annotations
@@ -28,6 +32,68 @@ def _redirect_output(path: str) -> None:
     os.close(fd)
 
 
+def missing_work(dag_id: str, run_date: str, evidence: dict) -> list[str]:
+    """What did not happen in a DAG run Airflow calls finished: no run, no task instance, a task
+    that is not 'success' (skipped, upstream_failed, never created). Empty: every task ran and
+    succeeded."""
+    if not evidence:
+        return [f"DAG {dag_id}: Airflow's record of the run could not be read, so there is no evidence "
+                f"that its tasks ran (see the error above in this log)"]
+    if evidence.get("run_id") is None:
+        return [f"DAG {dag_id}: no DAG run was created for {run_date}"]
+    expected = evidence.get("expected_tasks") or []
+    tasks = evidence.get("tasks") or {}
+    if not tasks:
+        why = ""
+        start = evidence.get("start_date")
+        if start and run_date < start:
+            why = (f": the run date {run_date} is before the DAG's start_date {start} "
+                   f"(KAM_MIN_BUSINESS_DATE), and Airflow schedules no task before it")
+        return [f"DAG {dag_id} ran no task for {run_date}: its run {evidence['run_id']} ended "
+                f"'{evidence.get('run_state')}' without a single task instance{why}"]
+    problems = [f"DAG {dag_id}: task {task} {'did not succeed: ' + str(tasks[task]) if task in tasks else 'never ran'}"
+                for task in expected if tasks.get(task) != "success"]
+    return problems
+
+
+def _last_run_key(dag_id: str) -> int:
+    """The id of the DAG's newest run in the metadata DB (0: none), to know which run a test made."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(select(func.max(DagRun.id)).where(DagRun.dag_id == dag_id)) or 0
+
+
+def _evidence(dag_id: str, after_key: int) -> dict:
+    """What Airflow recorded for the run ``dags test`` just made: the run, the tasks the DAG
+    declares and the state of each task instance (``None``: no run was created)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    def text(value) -> str | None:
+        return None if value is None else str(getattr(value, "value", value))
+
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.id > after_key)
+                              .order_by(DagRun.id.desc()).limit(1)).first()
+        dag = SerializedDagModel.get_dag(dag_id, session=session)
+        evidence = {"run_id": None, "run_state": None, "tasks": {},
+                    "expected_tasks": sorted(dag.task_ids) if dag else [],
+                    "start_date": dag.start_date.date().isoformat() if dag and dag.start_date else None}
+        if run is None:
+            return evidence
+        states = session.execute(select(TaskInstance.task_id, TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)).all()
+        evidence.update(run_id=run.run_id, run_state=text(run.state),
+                        tasks={task_id: text(state) for task_id, state in states})
+    return evidence
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kam.dagrun", description=__doc__.splitlines()[0])
     parser.add_argument("--date", required=True, help="logical date (YYYY-MM-DD)")
@@ -46,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     for dag_id, log_file in runs:
         _redirect_output(log_file)
         cli_args = airflow_cli.parse_args(["dags", "test", dag_id, args.date, "--conf", args.conf])
+        evidence: dict = {}
+        before: int | None = None
         try:
+            before = _last_run_key(dag_id)
             cli_args.func(cli_args)
             success = True
         except SystemExit as exc:  # dag_test: SystemExit("DagRun failed")
@@ -56,10 +125,21 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
             success = False
+        try:
+            evidence = _evidence(dag_id, before) if before is not None else {}
+        except Exception:  # noqa: BLE001 - no evidence is a failure kam reports, not a crash
+            import traceback
+
+            traceback.print_exc()
+        problems = missing_work(dag_id, args.date, evidence)
+        for problem in problems:
+            print(f"kam: {problem}")
+        success = success and not problems
         sys.stdout.flush()
         sys.stderr.flush()
         with open(args.results, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"dag_id": dag_id, "success": success, "finished": time.time()}) + "\n")
+            fh.write(json.dumps({"dag_id": dag_id, "success": success, "finished": time.time(),
+                                 "evidence": evidence, "problems": problems}) + "\n")
         if not success:
             return 1
     return 0

@@ -14,6 +14,7 @@ import os
 import signal
 
 KILL_AT = "KAM_FAULT_KILL_AT"
+SKIP_TASK = "KAM_FAULT_SKIP_TASK"  # a task id: that task ends 'skipped' without doing its work
 
 POINTS = (
     "ingest.before_commit",      # a batch's rows are inserted, the transaction is open
@@ -47,3 +48,14 @@ def kill_session(sid: int) -> None:
             continue
     if os.getsid(0) == sid:
         os.kill(me, signal.SIGKILL)
+
+
+def skip_if_asked(task_id: str) -> None:
+    """``KAM_FAULT_SKIP_TASK=<task_id>``: the task raises Airflow's skip exception, as a task
+    skipped by an operator or a branch would end (the evidence tests: a skipped publish must
+    fail ``kam run``)."""
+    if os.environ.get(SKIP_TASK) != task_id:
+        return
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    raise AirflowSkipException(f"{SKIP_TASK}={task_id}: skipped by fault injection")

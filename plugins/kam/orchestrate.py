@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kam.config import Settings
@@ -34,6 +34,8 @@ class DagRunOutcome:
     seconds: float
     log_path: Path
     errors: list[str]
+    run_id: str | None = None  # the Airflow DAG run (ops.publications.run_id for build_and_publish)
+    tasks: dict[str, str | None] = field(default_factory=dict)  # task id -> state, as Airflow recorded it
 
 
 def airflow_executable() -> str:
@@ -158,9 +160,13 @@ def _outcome(dag_id: str, log_path: Path, result: dict | None, previous_end: flo
     end = result["finished"] if result else time.time()
     errors = [line.strip() for line in text.splitlines()
               if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")]
-    success = (result is not None and result["success"]
-               and "state=failed" not in text.split("DagRun Finished")[-1][:2000])
-    return DagRunOutcome(dag_id, success, end - previous_end, log_path, _unique(errors))
+    # success is the evidence the runner read back from Airflow (every declared task instance
+    # 'success', kam.dagrun.missing_work), never the DAG run's state or its log text alone
+    evidence = (result or {}).get("evidence") or {}
+    problems = (result or {}).get("problems", [])
+    success = result is not None and result["success"] and not problems
+    return DagRunOutcome(dag_id, success, end - previous_end, log_path, _unique(problems + errors),
+                         evidence.get("run_id"), evidence.get("tasks") or {})
 
 
 def _unique(lines: list[str]) -> list[str]:

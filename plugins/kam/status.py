@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -28,14 +29,49 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
+LAST_RUN_FILE = "last_run.json"
+
+
+def record_last_run(settings: Settings, run_date: dt.date, success: bool, outcome: str,
+                    batch_problems: list[str], publication_id: int | None) -> None:
+    """What the last ``kam run`` did (landing, run date, outcome), for ``kam status``."""
+    record = {"landing": str(settings.landing_dir), "run_date": run_date.isoformat(),
+              "target": settings.target, "finished_at": dt.datetime.now().isoformat(timespec="seconds"),
+              "success": success, "outcome": outcome, "publication_id": publication_id,
+              "batch_problems": batch_problems}
+    path = settings.kam_home / LAST_RUN_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def last_run(settings: Settings) -> dict | None:
+    path = settings.kam_home / LAST_RUN_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run_batch_problems(settings: Settings, ingest_run_id: str | None) -> list[str]:
+    """The refused, partial and duplicate batches of one ingest run (none without its run id)."""
+    if not ingest_run_id:
+        return []
+    return _batch_problems(settings, "run_id = ?", [ingest_run_id], limit=100)
+
+
 def recent_batch_problems(settings: Settings, limit: int = 20) -> list[str]:
+    return _batch_problems(settings, "true", [], limit)
+
+
+def _batch_problems(settings: Settings, where: str, params: list, limit: int) -> list[str]:
     con = _open_ro(settings.warehouse_path)
     if con is None:
         return []
     try:
         rows = _rows(con, "select batch_id, source, source_file, status, rows_read, rows_quarantined, error, gx_docs "
                           "from ops.ingest_batches where status in ('refused', 'partial', 'duplicate') "
-                          "order by batch_id desc limit ?", [limit])
+                          f"and {where} order by batch_id desc limit ?", [*params, limit])
     finally:
         con.close()
     return [f"{r['source']}: {Path(r['source_file']).name} (batch {r['batch_id']}): {r['status']}"
@@ -53,6 +89,7 @@ def collect_status(settings: Settings) -> dict:
         "target": settings.target,
         "published_file": str(settings.published_path),
         "published_exists": settings.published_path.exists(),
+        "last_run": last_run(settings),
     }
     if settings.target == "postgres":
         from kam.pg import redacted
@@ -109,9 +146,17 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
     report = collect_status(settings)
     if as_json:
         return json.dumps(report, indent=2, default=str, ensure_ascii=False)
-    lines = [f"KAM_HOME        {report['kam_home']}", f"landing         {report['landing']}",
+    run = report.get("last_run")
+    landing = f"landing         {report['landing']}"
+    if run and run["landing"] != report["landing"]:
+        landing = f"landing         {run['landing']}  (of the last run; the default now is {report['landing']})"
+    lines = [f"KAM_HOME        {report['kam_home']}", landing,
              f"published file  {report['published_file']}"
              + ("" if report["published_exists"] else "  (none yet)")]
+    if run:
+        lines.append(f"last run        run date {run['run_date']}, finished {run['finished_at']} "
+                     f"(target {run['target']}): {run['outcome'][:800]}")
+        lines.extend(f"  ! {p[:600]}" for p in run.get("batch_problems", [])[:20])
     if "warehouse" in report:
         lines.append(f"warehouse       {report['warehouse']}")
         return "\n".join(lines)

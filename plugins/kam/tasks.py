@@ -148,12 +148,18 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
 @_reports_peak_memory
 def audit_task(context: Mapping[str, Any]) -> dict:
     """GX suites on the marts + reconciliation; a failure refuses publication."""
+    from kam.errors import ConfigError
     from kam.publish import record_refusal
     from kam.quality.audit import run_audit
 
     settings = load_settings()
     run_date = run_date_from(context)
-    result = run_audit(settings, run_date)
+    try:
+        result = run_audit(settings, run_date)
+    except ConfigError as exc:  # e.g. a published mart without its suite: refused before any check
+        record_refusal(settings, run_id_from(context), run_date, f"audit configuration error: {exc}",
+                       {"failed": [str(exc)]}, interval_from(context))
+        _fail(f"audit configuration error, publication refused: {exc}")
     for warning in result.warnings:
         log.warning("audit warning: %s", warning)
     if not result.success:
@@ -166,8 +172,13 @@ def audit_task(context: Mapping[str, Any]) -> dict:
 
 @_reports_peak_memory
 def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict:
+    """Publish the audited marts, then prove it: the task succeeds only when the ledger holds this
+    run's publication as 'published' and the served marts carry it (under a scheduler too)."""
+    from kam.evidence import prove_publication
+    from kam.faults import skip_if_asked
     from kam.publish import publish
 
+    skip_if_asked("publish")
     settings = load_settings()
     if settings.target == "postgres":
         from kam.pg import redacted
@@ -180,6 +191,11 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
         pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary,
                       interval_from(context))
         where = str(pub.path)
+    proven = prove_publication(settings, run_id_from(context), read_only=False)
+    if proven.publication_id != pub.publication_id:
+        raise RuntimeError(f"publish made publication #{pub.publication_id}, but the ledger's latest for this "
+                           f"run is #{proven.publication_id}")
+    log.info("%s", proven.describe())
     return {"publication_id": pub.publication_id, "published_to": where, "rows": pub.row_counts,
             "written": pub.written}
 

@@ -151,13 +151,87 @@ def test_dates_after_the_run_date_are_quarantined(con, settings, tmp_path):
 
 
 def test_bad_row_share_above_threshold_refuses_the_batch(con, settings, tmp_path):
-    strict = Settings(kam_home=settings.kam_home, landing_dir=settings.landing_dir, max_bad_row_share=0.2)
+    strict = Settings(kam_home=settings.kam_home, landing_dir=settings.landing_dir, max_bad_row_share=0.2,
+                      min_bad_rows_to_refuse=1)
     path = write(tmp_path / "orders" / "bad.csv",
                  [HEADER, GOOD[0], "O3,1,C3,not-a-date,product,1,10,confirmed,2026-03-01"])
     result = ingest_file(con, strict, "orders", path, RUN_DATE)
     assert result.status == "refused" and "KAM_MAX_BAD_ROW_SHARE" in result.error
     assert con.sql("select count(*) from raw.orders").fetchone()[0] == 0
     assert con.sql("select count(*) from quarantine.orders").fetchone()[0] == 2
+
+
+BAD_DATE = "X{n},1,C3,not-a-date,product,1,10,confirmed,2026-03-01"
+
+
+def correction_file(tmp_path: Path, good: int, bad: int) -> Path:
+    """``good`` valid order lines and ``bad`` lines with an unparseable order_date."""
+    lines = [f"K{n},1,C1,2026-03-{1 + n % 28:02d},product,1,{10 + n},confirmed,2026-06-01" for n in range(good)]
+    lines += [BAD_DATE.format(n=n) for n in range(bad)]
+    return write(tmp_path / "orders" / f"correction_{good}_{bad}.csv", [HEADER, *lines])
+
+
+def rule(settings: Settings, min_bad_rows: int) -> Settings:
+    """The default share rule (10 %), applied from ``min_bad_rows`` bad rows."""
+    return settings.with_overrides(max_bad_row_share=0.10, min_bad_rows_to_refuse=min_bad_rows)
+
+
+def test_small_correction_file_below_the_minimum_bad_count_keeps_its_good_rows(con, settings, tmp_path):
+    # 6 rows, 3 bad: 50 % is far above the share limit, but 3 bad rows are below the minimum of 10
+    result = ingest_file(con, rule(settings, 10), "orders", correction_file(tmp_path, 3, 3), RUN_DATE)
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("partial", 3, 3)
+    assert con.sql("select count(*) from raw.orders").fetchone()[0] == 3
+    reasons = [r[0] for r in con.sql("select _reason from quarantine.orders").fetchall()]
+    assert len(reasons) == 3 and all("order_date" in r and "not-a-date" in r for r in reasons)
+
+
+def test_share_rule_refuses_from_the_minimum_bad_count_on(con, settings, tmp_path):
+    # at the boundary: exactly the minimum count of bad rows (3 of 6) is refused whole ...
+    at = ingest_file(con, rule(settings, 3), "orders", correction_file(tmp_path, 3, 3), RUN_DATE)
+    assert at.status == "refused" and at.rows_loaded == 0 and at.rows_quarantined == 6
+    assert "KAM_MIN_BAD_ROWS_TO_REFUSE" in at.error and "3 of 6 rows" in at.error
+    # ... one bad row fewer than the minimum is not
+    below = ingest_file(con, rule(settings, 4), "orders", correction_file(tmp_path, 4, 3), RUN_DATE)
+    assert (below.status, below.rows_loaded, below.rows_quarantined) == ("partial", 4, 3)
+
+
+def test_share_rule_still_refuses_a_real_batch_with_many_bad_rows(con, settings, tmp_path):
+    # the default minimum (10) is reached and 12 of 100 rows (12 %) pass the 10 % share
+    result = ingest_file(con, rule(settings, 10), "orders", correction_file(tmp_path, 88, 12), RUN_DATE)
+    assert result.status == "refused" and "12 of 100 rows" in result.error
+    # 10 of 100 rows (10 %) do not pass the share: loaded, the bad rows quarantined
+    ok = ingest_file(con, rule(settings, 10), "orders", correction_file(tmp_path, 90, 10), RUN_DATE)
+    assert (ok.status, ok.rows_loaded, ok.rows_quarantined) == ("partial", 90, 10)
+
+
+def test_dates_before_the_earliest_business_date_are_quarantined_naming_column_value_and_limit(
+        con, settings, tmp_path):
+    lines = ["H1,1,C1,1992-03-05,product,2,1200.50,confirmed,1992-03-05",  # an old ERP history loads
+             "H2,1,C1,1969-12-31,product,1,10,confirmed,1970-01-02"]       # before the default limit
+    result = ingest_file(con, settings, "orders", write(tmp_path / "orders" / "old.csv", [HEADER, *lines]),
+                         dt.date(1999, 12, 31))
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert con.sql("select order_id from raw.orders").fetchall() == [("H1",)]
+    reason = con.sql("select _reason from quarantine.orders").fetchone()[0]
+    assert "order_date" in reason and "1969-12-31" in reason and "1970-01-01" in reason, reason
+
+
+def test_the_earliest_business_date_is_one_setting(con, settings, tmp_path, monkeypatch):
+    from kam.config import load_settings
+
+    monkeypatch.setenv("KAM_MIN_BUSINESS_DATE", "1995-01-01")
+    monkeypatch.setenv("KAM_HOME", str(settings.kam_home))
+    configured = load_settings()
+    assert configured.min_business_date == dt.date(1995, 1, 1)
+    assert configured.env()["KAM_MIN_BUSINESS_DATE"] == "1995-01-01"  # Airflow and its tasks see it
+    line = "H1,1,C1,1992-03-05,product,2,1200.50,confirmed,1992-03-05"
+    result = ingest_file(con, configured, "orders", write(tmp_path / "orders" / "old.csv", [HEADER, line]),
+                         dt.date(1999, 12, 31))
+    assert result.rows_quarantined == 1
+    assert "1995-01-01" in con.sql("select _reason from quarantine.orders").fetchone()[0]
+    monkeypatch.setenv("KAM_MIN_BUSINESS_DATE", "1995-13-01")
+    with pytest.raises(ValueError, match="KAM_MIN_BUSINESS_DATE"):
+        load_settings()
 
 
 def test_extra_columns_are_kept_in_raw(con, settings, tmp_path):

@@ -102,8 +102,11 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, columns: li
             con.execute(f"alter table {table} add column {_q(column)} VARCHAR")
 
 
-def _suite_parameters(run_date: dt.date) -> dict[str, str]:
-    return {"min_date": "2000-01-01", "max_date": (run_date + dt.timedelta(days=1)).isoformat()}
+def _suite_parameters(settings: Settings, run_date: dt.date) -> dict[str, str]:
+    """The raw suites' run-time bounds: no business date before KAM_MIN_BUSINESS_DATE, none after
+    the run date's next day."""
+    return {"min_date": settings.min_business_date.isoformat(),
+            "max_date": (run_date + dt.timedelta(days=1)).isoformat()}
 
 
 def _record(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, size: int,
@@ -175,11 +178,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
                     f"{typed_select(contract, read.columns)} from _batch_text")
         bad, result.gx_docs, result.gx_rows = _row_reasons(con, settings, contract, run_date)
         bad_rows = bad + len(read.rejects)
-        share = bad_rows / read.rows_read
-        if share > settings.max_bad_row_share:
-            raise BatchRefused(
-                path, f"{bad_rows} of {read.rows_read} rows ({share:.1%}) fail row checks, "
-                      f"above the limit of {settings.max_bad_row_share:.0%} (KAM_MAX_BAD_ROW_SHARE)")
+        refusal = bad_share_refusal(bad_rows, read.rows_read, settings)
+        if refusal:
+            raise BatchRefused(path, refusal)
         con.execute("begin transaction")
         _load(con, contract, read, batch_id, path)
         result.rows_quarantined = bad_rows
@@ -208,6 +209,23 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     (log.error if result.status == "refused" else
      log.warning if result.status == "partial" else log.info)("%s", result.summary())
     return result
+
+
+def bad_share_refusal(bad_rows: int, rows_read: int, settings: Settings) -> str | None:
+    """Why a batch is refused for its bad rows, or None to load its good rows.
+
+    A batch whose share of bad rows passes ``KAM_MAX_BAD_ROW_SHARE`` is more likely a broken
+    export than a few bad rows: it is refused whole. But a small correction file (6 rows, 3 bad)
+    passes any share with very few rows; refusing it would lose its good corrections until
+    someone re-delivers. So the share rule applies only from ``KAM_MIN_BAD_ROWS_TO_REFUSE`` bad
+    rows on; below that the bad rows go to quarantine and the good ones load.
+    """
+    share = bad_rows / rows_read if rows_read else 0.0
+    if share <= settings.max_bad_row_share or bad_rows < settings.min_bad_rows_to_refuse:
+        return None
+    return (f"{bad_rows} of {rows_read} rows ({share:.1%}) fail row checks, above the limit of "
+            f"{settings.max_bad_row_share:.0%} (KAM_MAX_BAD_ROW_SHARE; applied from "
+            f"{settings.min_bad_rows_to_refuse} bad rows, KAM_MIN_BAD_ROWS_TO_REFUSE)")
 
 
 def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -248,7 +266,7 @@ def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: S
 
     suite = settings.expectations_dir / f"raw_{contract.name}.json"
     try:
-        checks = compile_suite(suite, {c.name: c.type for c in contract.columns}, _suite_parameters(run_date))
+        checks = compile_suite(suite, {c.name: c.type for c in contract.columns}, _suite_parameters(settings, run_date))
     except NotCompilable as exc:
         log.warning("%s: %s cannot run as SQL (%s): GX validates the whole batch as a DataFrame",
                     contract.name, suite.name, exc)
@@ -257,7 +275,7 @@ def _row_reasons(con: duckdb.DuckDBPyConnection, settings: Settings, contract: S
     failing = con.sql("select count(*) from _batch_checks").fetchone()[0]
     limit = settings.gx_batch_sample_rows
     frame = con.sql(sample_sql("_batch_typed", "_batch_checks", failing, contract.column_names, limit)).df()
-    outcome = validate_frame(frame, suite, parameters=_suite_parameters(run_date),
+    outcome = validate_frame(frame, suite, parameters=_suite_parameters(settings, run_date),
                              index_columns=["_row_number"], docs_root=settings.gx_dir)
     sql_failed = dict(con.sql(f"select _row_number, _failed from _batch_checks order by _row_number "
                               f"limit {int(limit)}").fetchall())
@@ -280,7 +298,7 @@ def _row_reasons_in_gx(con: duckdb.DuckDBPyConnection, settings: Settings, contr
         f"select {', '.join(_q(c) for c in contract.column_names)}, _row_number from _batch_typed"
     ).df()
     outcome = validate_frame(frame, settings.expectations_dir / f"raw_{contract.name}.json",
-                             parameters=_suite_parameters(run_date), index_columns=["_row_number"],
+                             parameters=_suite_parameters(settings, run_date), index_columns=["_row_number"],
                              docs_root=settings.gx_dir)
     reasons: dict[int, list[str]] = defaultdict(list)
     for failure in outcome.failures:

@@ -1,10 +1,11 @@
 """The audit before publication: GX suites on the marts and cross-layer reconciliation.
 
 dbt's own tests run inside ``dbt build`` (a failing test fails the build);
-this module adds what dbt does not see: a GX suite per published mart
-(``expectations/mart_<mart>.json``, validated on the mart read through Arrow,
-results rendered into GX Data Docs), reconciliation of the marts against the
-raw layer, and drift against the last publication (``quality/drift.py``).
+this module adds what dbt does not see: a GX suite for every published mart
+(``expectations/mart_<mart>.json``; a mart without one stops the audit as a
+configuration error before anything else runs; validated on the mart read through
+Arrow, a repeatable sample above ``KAM_GX_MAX_ROWS``, results rendered into GX Data
+Docs), reconciliation of the marts against the raw layer, and drift against the last publication (``quality/drift.py``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kam.config import Settings
+from kam.errors import ConfigError
 from kam.marts import PUBLISHED_MARTS
 from kam.warehouse import warehouse
 
@@ -114,15 +117,20 @@ def _record_drift(result: AuditResult, drift) -> None:
     result.warnings.extend(drift.warnings)
 
 
-def _mart_suites(settings: Settings):
-    for mart in PUBLISHED_MARTS:
-        suite = settings.expectations_dir / f"mart_{mart}.json"
-        if suite.exists():
-            yield mart, suite
+def mart_suites(settings: Settings) -> list[tuple[str, Path]]:
+    """The GX suite of every published mart, ``expectations/mart_<mart>.json``. A published mart
+    without one is a configuration error: nothing is published unaudited (DESIGN.md §2)."""
+    suites = [(mart, settings.expectations_dir / f"mart_{mart}.json") for mart in PUBLISHED_MARTS]
+    missing = [f"{mart} ({path})" for mart, path in suites if not path.is_file()]
+    if missing:
+        raise ConfigError(f"no GX suite for published mart(s) {', '.join(missing)}: every published mart "
+                          f"must have its suite, so nothing is published unaudited")
+    return suites
 
 
-def _gx_parameters(run_date: dt.date) -> dict[str, str]:
-    return {"min_date": "2000-01-01", "run_date": run_date.isoformat()}
+def _gx_parameters(settings: Settings, run_date: dt.date) -> dict[str, str]:
+    """The mart suites' run-time bounds: business dates from KAM_MIN_BUSINESS_DATE to the run date."""
+    return {"min_date": settings.min_business_date.isoformat(), "run_date": run_date.isoformat()}
 
 
 def run_audit(settings: Settings, run_date: dt.date) -> AuditResult:
@@ -138,13 +146,14 @@ def _run_audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
     from kam.quality.drift import check_drift
     from kam.quality.gx_suites import data_docs_once, validate_frame
 
+    suites = mart_suites(settings)
     result = AuditResult()
     with warehouse(settings) as con:
         _reconcile(lambda sql: con.execute(sql).fetchone(), run_date, result)
         with data_docs_once(settings.gx_dir):
-            for mart, suite in _mart_suites(settings):
+            for mart, suite in suites:
                 frame = _mart_frame(con, mart, suite, settings.gx_max_rows, result)
-                _record_gx(result, suite, validate_frame(frame, suite, parameters=_gx_parameters(run_date),
+                _record_gx(result, suite, validate_frame(frame, suite, parameters=_gx_parameters(settings, run_date),
                                                          docs_root=settings.gx_dir))
         _record_drift(result, check_drift(con, settings.published_path,
                                           settings.expectations_dir / "drift.json"))
@@ -184,6 +193,7 @@ def _run_audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
     from kam.quality.drift import check_drift_postgres
     from kam.quality.gx_suites import data_docs_once, validate_table
 
+    suites = mart_suites(settings)
     result = AuditResult()
     conn = connect(settings.pg_dsn)
     try:
@@ -198,8 +208,8 @@ def _run_audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
     finally:
         conn.close()
     with data_docs_once(settings.gx_dir):
-        for mart, suite in _mart_suites(settings):
+        for mart, suite in suites:
             _record_gx(result, suite, validate_table("marts", mart, suite, settings.pg_dsn,
-                                                     parameters=_gx_parameters(run_date),
+                                                     parameters=_gx_parameters(settings, run_date),
                                                      docs_root=settings.gx_dir))
     return result
