@@ -14,14 +14,14 @@ from the asset events):
 
 `publish` runs only if both checks succeeded (default `all_success`); a
 failure is recorded in `publications` as a refusal, the served file is left
-untouched and the failed task alerts. Logic: `kam.tasks`.
+untouched and the failed task alerts. Logic: `kam.airflow.tasks`.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
 
-from kam.dag_defaults import RAW_SOURCES, default_args, start_date
+from kam.airflow.dag_defaults import RAW_SOURCES, default_args, start_date
 
 RAW_ASSETS = [Asset(f"kam.raw.{s}") for s in RAW_SOURCES]
 
@@ -39,19 +39,19 @@ RAW_ASSETS = [Asset(f"kam.raw.{s}") for s in RAW_SOURCES]
 def build_and_publish():
     @task
     def dbt_build(**context):
-        from kam.tasks import dbt_build_task
+        from kam.airflow.tasks import dbt_build_task
 
         return dbt_build_task(context)
 
     @task
     def audit(build_summary: dict, **context):
-        from kam.tasks import audit_task
+        from kam.airflow.tasks import audit_task
 
         return audit_task(context)
 
     @task(outlets=[Asset("kam.published_marts")])
     def publish(audit_summary: dict, **context):
-        from kam.tasks import publish_task
+        from kam.airflow.tasks import publish_task
 
         return publish_task(audit_summary, context)
 

@@ -10,14 +10,14 @@ rows to `quarantine.<source>` with a reason, and record the batch in
 refused file is logged and the others go on.
 
 Each task emits the asset `kam.raw.<source>`, which schedules
-`build_and_publish`. Logic: `kam.tasks.ingest_task`.
+`build_and_publish`. Logic: `kam.airflow.tasks.ingest_task`.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
 
-from kam.dag_defaults import RAW_SOURCES, default_args, ingest_schedule, start_date
+from kam.airflow.dag_defaults import RAW_SOURCES, default_args, ingest_schedule, start_date
 
 
 @dag(
@@ -35,7 +35,7 @@ def ingest():
 
         @task(task_id=f"ingest_{source}", outlets=[Asset(f"kam.raw.{source}")])
         def ingest_one(source: str = source, **context):
-            from kam.tasks import ingest_task
+            from kam.airflow.tasks import ingest_task
 
             return ingest_task(source, context)
 

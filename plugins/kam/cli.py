@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kam.bench import BENCH_PER_CUSTOMER
 from kam.config import TARGETS, Settings, load_settings
 from kam.errors import KamError
 
@@ -45,7 +46,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kam.orchestrate import run_pipeline
+    from kam.airflow.orchestrate import run_pipeline
 
     settings = _settings(args)
     if not settings.landing_dir.is_dir():
@@ -63,8 +64,8 @@ def _settle_run(settings: Settings, run_date: dt.date, outcomes: list, echo_publ
     """Judge a pipeline run from its evidence (every task of both DAGs 'success', and the
     publication this run made recorded and served), print what happened and remember it for
     ``kam status``. 0 only when all of that is proven."""
-    from kam.evidence import PublicationNotProven, prove_publication
-    from kam.orchestrate import DAG_ORDER
+    from kam.airflow.orchestrate import DAG_ORDER
+    from kam.publish.evidence import PublicationNotProven, prove_publication
     from kam.status import record_last_run, run_batch_problems
 
     ingest_run = next((o.run_id for o in outcomes if o.dag_id == "ingest"), None)
@@ -111,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("    " + generate(settings.landing_dir, customers=args.customers, months=args.months,
                             seed=args.seed, end_date=today, **_volumes(args)).describe())
     print("2/2 running the DAGs through Airflow (ingest → build_and_publish) …")
-    from kam.orchestrate import run_pipeline
+    from kam.airflow.orchestrate import run_pipeline
 
     outcomes = run_pipeline(settings, today)
     if _settle_run(settings, today, outcomes, echo_published=False) != 0:
@@ -147,11 +148,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from kam.publish import kept_publications, rollback, served_publication_id
+    from kam.publish.duckdb_file import file_publication_id
+    from kam.publish.rollback import kept_publications, rollback
 
     settings = _settings(args)
     if args.list:
-        served = served_publication_id(settings.published_path)
+        served = file_publication_id(settings.published_path)
         print(f"serving publication {served} ({settings.published_path})")
         for kept in kept_publications(settings):
             print(f"  kept: publication {kept.publication_id} (run date {kept.run_date})  {kept.path}")
@@ -163,7 +165,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from kam.quarantine import quarantine_list, quarantine_show
+    from kam.ingest.quarantine import quarantine_list, quarantine_show
 
     settings = _settings(args)
     if not _exists(settings.warehouse_path, "no warehouse at"):
@@ -195,7 +197,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import shutil
 
-    from kam.bench import append_report, run_bench
+    from kam.bench.report import append_report
+    from kam.bench.run import run_bench
 
     base = _settings(args)
     work = Path(args.workdir).resolve() if args.workdir else base.kam_home / "bench" / \
@@ -223,15 +226,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against kam's embedded Airflow home."""
-    from kam.orchestrate import airflow_env, airflow_executable, ensure_airflow
+    from kam.airflow.orchestrate import airflow_env, airflow_executable, ensure_airflow
 
     settings = _settings(args)
     ensure_airflow(settings)
     return subprocess.call([airflow_executable(), *args.airflow_args], env=airflow_env(settings))
-
-
-# DESIGN.md §6's scale per customer: 10M order lines, 1M complaints, 3M visits for 100k customers
-BENCH_PER_CUSTOMER = {"order_lines": 100, "complaints": 10, "visits": 30}
 
 
 def _scale_args(parser: argparse.ArgumentParser, customers: int, months: int,

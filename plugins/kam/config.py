@@ -46,10 +46,11 @@ def min_business_date_from_env() -> dt.date:
         raise ValueError(f"environment variable KAM_MIN_BUSINESS_DATE={raw!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
     value = _env_float(name, default)
-    if value != int(value) or value < 1:
-        raise ValueError(f"environment variable {name}={os.environ.get(name)!r} must be a positive whole number")
+    if value != int(value) or value < minimum:
+        kind = "a positive whole number" if minimum == 1 else f"a whole number of at least {minimum}"
+        raise ValueError(f"environment variable {name}={os.environ.get(name)!r} must be {kind}")
     return int(value)
 
 
@@ -69,6 +70,8 @@ class Settings:
     # task process (Airflow, GX and the audit's leftovers held beside it) and whose month-ordered
     # copies fill DuckDB's pool; dbt runs DuckDB in a process of its own
     publish_memory_limit: str = "2GB"
+    keep_publications: int = 5  # KAM_KEEP_PUBLICATIONS: earlier published files kept for rollback
+    publish_full_every: int = 7  # KAM_PUBLISH_FULL_EVERY: the published file is written from scratch every N
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
     gx_max_rows: int = 250_000  # KAM_GX_MAX_ROWS: GX validates a sample of larger marts
     gx_batch_sample_rows: int = 5_000  # KAM_GX_BATCH_SAMPLE_ROWS: GX's share of a raw batch's rows
@@ -140,7 +143,7 @@ class Settings:
         """The environment a child process (Airflow, dbt) needs to see these settings."""
         server: dict[str, str] = {}
         if self.pg_dsn:
-            from kam.pg import dbt_env
+            from kam.postgres.connection import dbt_env
 
             server = {"KAM_PG_DSN": self.pg_dsn, **dbt_env(self.pg_dsn)}
         return {
@@ -155,6 +158,8 @@ class Settings:
             "KAM_MIN_BUSINESS_DATE": self.min_business_date.isoformat(),
             "KAM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "KAM_PUBLISH_MEMORY_LIMIT": self.publish_memory_limit,
+            "KAM_KEEP_PUBLICATIONS": str(self.keep_publications),
+            "KAM_PUBLISH_FULL_EVERY": str(self.publish_full_every),
             "KAM_WAREHOUSE_PATH": str(self.warehouse_path),
             "KAM_DBT_THREADS": str(self.dbt_threads),
             "KAM_GX_MAX_ROWS": str(self.gx_max_rows),
@@ -179,6 +184,8 @@ def load_settings() -> Settings:
         min_business_date=min_business_date_from_env(),
         duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "3GB"),
         publish_memory_limit=os.environ.get("KAM_PUBLISH_MEMORY_LIMIT", "2GB"),
+        keep_publications=_env_int("KAM_KEEP_PUBLICATIONS", 5, minimum=0),
+        publish_full_every=_env_int("KAM_PUBLISH_FULL_EVERY", 7),
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
         gx_max_rows=_env_int("KAM_GX_MAX_ROWS", 250_000),
         gx_batch_sample_rows=_env_int("KAM_GX_BATCH_SAMPLE_ROWS", 5_000),

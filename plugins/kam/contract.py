@@ -53,6 +53,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def sql_string(value: str) -> str:
+    """A value as a SQL string literal (file paths, reasons)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _c(name: str, type_: str = "text", required: bool = False, personal: bool = False) -> Column:
     return Column(name, type_, required, personal)
 

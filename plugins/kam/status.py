@@ -92,26 +92,21 @@ def collect_status(settings: Settings) -> dict:
         "last_run": last_run(settings),
     }
     if settings.target == "postgres":
-        from kam.pg import redacted
-        from kam.publish_pg import SERVED_SCHEMA
+        from kam.publish.evidence import served_at
 
-        report["published_file"] = f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)}"
+        report["published_file"] = served_at(settings)
     con = _open_ro(settings.warehouse_path)
     if con is None:
         report["warehouse"] = ("not created yet" if not settings.warehouse_path.exists()
                                else "busy (the pipeline is writing); try again shortly")
         return report
-    from kam.publish import served_publication_id
+    from kam.publish.ledger import served_publication_id
     from kam.quality.gx_suites import docs_index
 
     try:
+        report["serving_publication"] = served_publication_id(settings)
         if settings.target == "postgres":
-            from kam.publish_pg import served_publication_id as served_on_server
-
-            report["serving_publication"] = served_on_server(settings.pg_dsn)
             report["published_exists"] = report["serving_publication"] is not None
-        else:
-            report["serving_publication"] = served_publication_id(settings.published_path)
     except Exception:  # noqa: BLE001 - a damaged served file must still let status report
         report["serving_publication"] = "unreadable"
     index = docs_index(settings.gx_dir)

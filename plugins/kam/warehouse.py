@@ -22,7 +22,6 @@ OPS_DDL = """
 create schema if not exists raw;
 create schema if not exists quarantine;
 create schema if not exists ops;
-create sequence if not exists ops.batch_id_seq start 1;
 create table if not exists ops.ingest_batches (
     batch_id bigint primary key,
     source varchar not null,

@@ -172,7 +172,7 @@ def test_bi_role_reads_analytics_only(pg_run):
 
 
 PUBLISH = (
-    "import datetime as dt; from kam.config import load_settings; from kam.publish_pg import publish_postgres; "
+    "import datetime as dt; from kam.config import load_settings; from kam.publish.postgres import publish_postgres; "
     f"publish_postgres(load_settings(), 'pg-test', dt.date.fromisoformat('{END_DATE}'), {{}})"
 )
 

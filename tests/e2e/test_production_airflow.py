@@ -28,7 +28,7 @@ import duckdb
 import pytest
 from conftest import END_DATE, REPO, kam_env, published_tables
 
-from kam.pg import sqlalchemy_url
+from kam.postgres.connection import sqlalchemy_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import END_DATE, kam_env, parquet_rows, published_tables
 
 from kam.faults import POINTS
-from kam.publish import served_publication_id
+from kam.publish.duckdb_file import file_publication_id as served_publication_id  # of the file
 
 pytestmark = pytest.mark.slow
 

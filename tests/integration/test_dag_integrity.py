@@ -99,7 +99,7 @@ def test_run_date_travels_on_asset_events():
     """The asset-triggered build uses the run date the ingest tasks put on their events."""
     from types import SimpleNamespace
 
-    from kam.tasks import run_date_from
+    from kam.airflow.tasks import run_date_from
 
     events = {"kam.raw.orders": [SimpleNamespace(extra={"run_date": "2026-06-14"}),
                                  SimpleNamespace(extra={"run_date": "2026-06-15"})],
@@ -110,7 +110,7 @@ def test_run_date_travels_on_asset_events():
 
 
 def test_ingest_schedule_is_configurable(monkeypatch):
-    from kam.dag_defaults import ingest_schedule
+    from kam.airflow.dag_defaults import ingest_schedule
 
     monkeypatch.delenv("KAM_INGEST_SCHEDULE", raising=False)
     assert ingest_schedule() == "@daily"

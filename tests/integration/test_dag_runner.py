@@ -1,4 +1,4 @@
-"""The pipeline's DAG runner (kam.dagrun): several DAGs through Airflow's own ``dags
+"""The pipeline's DAG runner (kam.airflow.dagrun): several DAGs through Airflow's own ``dags
 test`` in one process, each with its own log, stopping at the first failure."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
+from kam.airflow.orchestrate import ensure_airflow, run_dags
 from kam.config import load_settings
-from kam.orchestrate import ensure_airflow, run_dags
 
 
 def test_dags_run_in_order_in_one_process_and_stop_at_the_first_failure(tmp_path, monkeypatch):

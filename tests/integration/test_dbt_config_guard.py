@@ -7,8 +7,8 @@ import json
 import duckdb
 import pytest
 
+from kam.build.runner import run_dbt
 from kam.config import Settings
-from kam.dbt import run_dbt
 
 
 @pytest.mark.parametrize("bad_vars,message", [
@@ -20,7 +20,7 @@ from kam.dbt import run_dbt
 def test_bad_business_configuration_stops_the_build_before_any_model(tmp_path, caplog, bad_vars, message):
     settings = Settings(kam_home=tmp_path, landing_dir=tmp_path / "landing")
     duckdb.connect(str(settings.warehouse_path)).close()
-    with caplog.at_level("INFO", logger="kam.dbt"):
+    with caplog.at_level("INFO", logger="kam.build.runner"):
         result = run_dbt(settings, ["build"], extra_vars=bad_vars)
     assert not result.success
     assert message in caplog.text, json.dumps(result.failures)

@@ -1,6 +1,6 @@
 """Success is proven, never assumed: the judgement of a DAG run from what Airflow recorded
-(kam.dagrun.missing_work), the proof of a publication from the ledger and the served file
-(kam.evidence), and the audit's coverage of every published mart. Real DuckDB files, real
+(kam.airflow.dagrun.missing_work), the proof of a publication from the ledger and the served file
+(kam.publish.evidence), and the audit's coverage of every published mart. Real DuckDB files, real
 publications, the real suites."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import shutil
 
 import pytest
 
+from kam.airflow.dagrun import missing_work
 from kam.config import REPO_ROOT
-from kam.dagrun import missing_work
 from kam.errors import ConfigError
-from kam.evidence import PublicationNotProven, prove_publication
 from kam.marts import PUBLISHED_MARTS
-from kam.publish import publish, record_refusal
+from kam.publish.duckdb_file import publish
+from kam.publish.evidence import PublicationNotProven, prove_publication
+from kam.publish.ledger import record_refusal
 from kam.quality.audit import mart_suites, run_audit
 
 D = dt.date(1998, 8, 2)

@@ -1,4 +1,4 @@
-"""The Parquet copies of a publication (kam.parquet_copies), on real files and real publications.
+"""The Parquet copies of a publication (kam.publish.parquet), on real files and real publications.
 
 ``parquet/<mart>`` links to one complete version per mart; a publication writes only the
 month files that changed and hard-links the others; a reader of the previous version
@@ -13,10 +13,9 @@ import duckdb
 import pytest
 from conftest import parquet_rows, published_tables
 
-import kam.publish as publish_module
 from kam.config import Settings
-from kam.parquet_copies import MARKER, VERSIONS, part_file, served_version
-from kam.publish import publish
+from kam.publish.duckdb_file import publish
+from kam.publish.parquet import MARKER, VERSIONS, part_file, served_version
 from kam.warehouse import warehouse
 
 D = dt.date(2026, 10, 14)
@@ -90,8 +89,8 @@ def test_a_reader_of_the_previous_version_keeps_a_whole_set_of_files(settings):
     assert parquet_rows(settings.parquet_dir, "customer_value_monthly") != old_rows
 
 
-def test_a_file_written_from_scratch_still_changes_only_the_changed_months_of_the_copies(settings, monkeypatch):
-    monkeypatch.setattr(publish_module, "FULL_EVERY", 2)  # r1 from scratch, r2 a delta, r3 from scratch
+def test_a_file_written_from_scratch_still_changes_only_the_changed_months_of_the_copies(settings):
+    settings = settings.with_overrides(publish_full_every=2)  # r1 from scratch, r2 a delta, r3 from scratch
     publish(settings, "r1", D)
     publish(settings, "r2", D)
     visits, _ = served_version(settings.parquet_dir, "fct_visits")
@@ -182,7 +181,7 @@ def test_publish_memory_limit_defaults_to_2gb_and_is_read_from_the_environment(m
 def test_the_publication_runs_under_its_own_limit_and_refuses_a_bad_one(small_marts):
     import dataclasses
 
-    from kam.publish import limit_memory
+    from kam.publish.duckdb_file import limit_memory
 
     with warehouse(small_marts) as con:
         before = con.execute("select current_setting('memory_limit')").fetchone()[0]

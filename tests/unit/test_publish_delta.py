@@ -11,9 +11,8 @@ import duckdb
 import pytest
 from conftest import parquet_rows, published_tables
 
-import kam.publish as publish_module
 from kam.marts import PUBLISHED_MARTS
-from kam.publish import publish
+from kam.publish.duckdb_file import publish
 from kam.warehouse import warehouse
 
 D = dt.date(2026, 10, 14)
@@ -75,8 +74,8 @@ def test_a_mart_whose_columns_changed_is_copied_whole(settings):
     assert _served(settings) == _warehouse_marts(settings)
 
 
-def test_every_nth_publication_is_written_from_scratch(settings, monkeypatch):
-    monkeypatch.setattr(publish_module, "FULL_EVERY", 3)
+def test_every_nth_publication_is_written_from_scratch(settings):
+    settings = settings.with_overrides(publish_full_every=3)  # KAM_PUBLISH_FULL_EVERY
     kinds = []
     for i in range(5):
         with warehouse(settings) as con:

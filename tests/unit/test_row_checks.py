@@ -19,8 +19,9 @@ import pytest
 
 from kam.config import Settings
 from kam.contract import contract_for
-from kam.ingest.batch import _row_reasons_in_gx, ingest_file
+from kam.ingest.batch import ingest_file
 from kam.ingest.readers import read_batch
+from kam.quality.batch_checks import _row_reasons_in_gx
 from kam.quality.gx_suites import CheckFailure
 from kam.quality.row_checks import NotCompilable, compile_suite, disagreements
 from kam.warehouse import OPS_DDL

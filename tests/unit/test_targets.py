@@ -14,7 +14,9 @@ import pytest
 from conftest import kam_env
 
 from kam.config import Settings, load_settings
-from kam.pg import dbt_env, pg_type, redacted, sqlalchemy_url, sync_new_batches
+from kam.postgres.connection import dbt_env, redacted, sqlalchemy_url
+from kam.postgres.sync import sync_new_batches
+from kam.postgres.types import pg_type
 
 
 def test_target_must_be_known(monkeypatch):

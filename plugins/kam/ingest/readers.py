@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from kam.contract import sql_string
 from kam.errors import BatchRefused
 
 FORMATS: dict[str, str] = {
@@ -113,10 +114,6 @@ def temp_directory(con: duckdb.DuckDBPyConnection) -> Path:
     return Path(configured or ".tmp").resolve()
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _normalise_columns(path: Path, names: list[str]) -> list[str]:
     normalised = [n.strip().lower().lstrip("\ufeff") for n in names]
     seen: set[str] = set()
@@ -185,9 +182,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadRes
     con.execute(f"drop table if exists {rejects_table}; drop table if exists {scans_table}")
     with utf8_copy(path, encoding, temp_directory(con)) as readable:
         relation = (
-            f"select * from read_csv({_sql_str(str(readable))}, header=true, all_varchar=true, delim=',', "
+            f"select * from read_csv({sql_string(str(readable))}, header=true, all_varchar=true, delim=',', "
             f"quote='\"', escape='\"', store_rejects=true, "
-            f"rejects_table={_sql_str(rejects_table)}, rejects_scan={_sql_str(scans_table)})"
+            f"rejects_table={sql_string(rejects_table)}, rejects_scan={sql_string(scans_table)})"
         )
         try:
             columns = _materialise(con, path, table, relation)
@@ -210,7 +207,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadRes
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
-    relation = f"select * from read_parquet({_sql_str(str(path))})"
+    relation = f"select * from read_parquet({sql_string(str(path))})"
     try:
         columns = _materialise(con, path, table, relation)
     except duckdb.Error as exc:
@@ -229,7 +226,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadR
     try:
         con.execute(
             f"create or replace temp table {lines} as select line from read_csv("
-            f"{_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(31), "
+            f"{sql_string(str(path))}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(31), "
             f"quote='', escape='', auto_detect=false, strict_mode=false)")
         con.execute(f"create or replace temp table {lines} as select rowid + 1 as n, line from {lines}")
     except duckdb.Error as exc:
@@ -248,7 +245,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadR
     if not keys:
         raise BatchRefused(path, "file has no JSON records")
     select = ", ".join(
-        f"json_extract_string(line, {_sql_str('$.' + chr(34) + k + chr(34))}) as \"{k}\""
+        f"json_extract_string(line, {sql_string('$.' + chr(34) + k + chr(34))}) as \"{k}\""
         for k in keys
     )
     columns = _materialise(con, path, table, f"select n as _kam_row, {select} from {lines} "

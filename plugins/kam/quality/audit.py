@@ -189,7 +189,7 @@ def _mart_frame(con, mart: str, suite, max_rows: int, result: AuditResult):
 
 def _run_audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
     """The same checks on the server: reconciliation and drift in SQL, GX through its SQL data source."""
-    from kam.pg import connect
+    from kam.postgres.connection import connect
     from kam.quality.drift import check_drift_postgres
     from kam.quality.gx_suites import data_docs_once, validate_table
 

@@ -194,7 +194,7 @@ def validate_table(schema: str, table: str, suite_path: Path, pg_dsn: str,
                    parameters: dict[str, Any] | None = None,
                    docs_root: Path | None = None) -> ValidationOutcome:
     """Validate a PostgreSQL table in SQL (GX's Postgres data source): nothing is read into pandas."""
-    from kam.pg import sqlalchemy_url
+    from kam.postgres.connection import sqlalchemy_url
 
     os.environ[PG_URL_VARIABLE] = sqlalchemy_url(pg_dsn)
     context, _ = _context(str(docs_root) if docs_root else None)

@@ -24,12 +24,15 @@ from pathlib import Path
 from kam.config import Settings
 from kam.faults import checkpoint
 from kam.marts import PUBLISHED_MARTS
-from kam.pg import connect, copy_query, create_like, duck_columns, ensure_bi_role, grant_bi, q, redacted
-from kam.publish import (
+from kam.postgres.connection import connect, q, redacted
+from kam.postgres.grants import ensure_bi_role, grant_bi
+from kam.postgres.sync import copy_query
+from kam.postgres.types import create_like, duck_columns
+from kam.publish.ledger import (
     DataInterval,
     Publication,
-    mark_failed,
     mark_published,
+    settle_stuck,
     start_publication,
     stuck_publications,
 )
@@ -42,7 +45,7 @@ NEXT_SCHEMA = "analytics_next"
 OPS_TABLES = ("tier_publication_log", "publications")
 
 
-def served_publication_id(dsn: str, schema: str = SERVED_SCHEMA) -> int | None:
+def schema_publication_id(dsn: str, schema: str = SERVED_SCHEMA) -> int | None:
     """The publication the server's ``analytics`` schema holds (None before the first)."""
     conn = connect(dsn)
     try:
@@ -59,16 +62,11 @@ def served_publication_id(dsn: str, schema: str = SERVED_SCHEMA) -> int | None:
 
 def recover_postgres(settings: Settings, con) -> None:
     """Settle publications a crash left in 'publishing': served on the server, or never seen."""
-    stuck = stuck_publications(con)
-    if not stuck:
+    if not stuck_publications(con):
         return
-    served = served_publication_id(settings.pg_dsn)
-    for pub_id in stuck:
-        if pub_id == served:
-            mark_published(con, pub_id, server_counts(settings.pg_dsn),
-                           "recovered after an interruption following the commit")
-        else:
-            mark_failed(con, pub_id, "interrupted before the schema swap was committed")
+    settle_stuck(con, schema_publication_id(settings.pg_dsn), lambda _pub_id: server_counts(settings.pg_dsn),
+                 "recovered after an interruption following the commit",
+                 "interrupted before the schema swap was committed")
 
 
 def server_counts(dsn: str, schema: str = SERVED_SCHEMA) -> dict[str, int]:

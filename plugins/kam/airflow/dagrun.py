@@ -1,6 +1,6 @@
 """``airflow dags test`` for several DAGs, one after another, in one Airflow process.
 
-Run by :func:`kam.orchestrate.run_pipeline` as ``python -m kam.dagrun``: each DAG
+Run by :func:`kam.airflow.orchestrate.run_pipeline` as ``python -m kam.airflow.dagrun``: each DAG
 goes through Airflow's own ``dags test`` command (its CLI parser and
 ``dag_test``, which calls ``dag.test()``), exactly as ``airflow dags test <dag>
 <date> --conf ...`` would, but the interpreter, Airflow's in-process execution
@@ -10,7 +10,7 @@ pipeline instead of once per DAG. Each DAG's output goes to its own log file
 that fails. One JSON line per finished DAG is appended to ``--results``, with the
 evidence read back from Airflow's metadata DB: the DAG run this test created, its
 state, and the state of every task instance against the tasks the DAG declares
-(``kam.orchestrate`` judges success from those, never from the run's state alone: a
+(``kam.airflow.orchestrate`` judges success from those, never from the run's state alone: a
 run dated before a DAG's start_date "succeeds" without a single task).
 """
 
@@ -95,7 +95,7 @@ def _evidence(dag_id: str, after_key: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kam.dagrun", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m kam.airflow.dagrun", description=__doc__.splitlines()[0])
     parser.add_argument("--date", required=True, help="logical date (YYYY-MM-DD)")
     parser.add_argument("--conf", default="{}", help="run conf, JSON (the same for every DAG)")
     parser.add_argument("--results", required=True, help="file to append one JSON line per finished DAG to")

@@ -119,7 +119,7 @@ def _tell_downstream(context: Mapping[str, Any], asset_name: str, run_date: dt.d
 
 def _sync_to_server(settings) -> dict[str, int]:
     """Target postgres: copy the new raw/quarantine batches to the server (bulk COPY)."""
-    from kam.pg import sync_new_batches
+    from kam.postgres.sync import sync_new_batches
     from kam.warehouse import warehouse
 
     with warehouse(settings) as con:
@@ -130,8 +130,8 @@ def _sync_to_server(settings) -> dict[str, int]:
 def dbt_build_task(context: Mapping[str, Any]) -> dict:
     """``dbt build`` (seeds, models, tests) on the working warehouse, incremental unless
     ``conf.full_refresh`` asks for a full rebuild; a failure refuses publication."""
-    from kam.dbt import build
-    from kam.publish import record_refusal
+    from kam.build.runner import build
+    from kam.publish.ledger import record_refusal
 
     settings = load_settings()
     run_date = run_date_from(context)
@@ -149,7 +149,7 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
 def audit_task(context: Mapping[str, Any]) -> dict:
     """GX suites on the marts + reconciliation; a failure refuses publication."""
     from kam.errors import ConfigError
-    from kam.publish import record_refusal
+    from kam.publish.ledger import record_refusal
     from kam.quality.audit import run_audit
 
     settings = load_settings()
@@ -174,29 +174,21 @@ def audit_task(context: Mapping[str, Any]) -> dict:
 def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict:
     """Publish the audited marts, then prove it: the task succeeds only when the ledger holds this
     run's publication as 'published' and the served marts carry it (under a scheduler too)."""
-    from kam.evidence import prove_publication
     from kam.faults import skip_if_asked
-    from kam.publish import publish
+    from kam.publish.duckdb_file import publish
+    from kam.publish.evidence import prove_publication
 
     skip_if_asked("publish")
     settings = load_settings()
     if settings.target == "postgres":
-        from kam.pg import redacted
-        from kam.publish_pg import SERVED_SCHEMA, publish_postgres
-
-        pub = publish_postgres(settings, run_id_from(context), run_date_from(context), audit_summary,
-                               interval_from(context))
-        where = f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)}"
-    else:
-        pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary,
-                      interval_from(context))
-        where = str(pub.path)
+        from kam.publish.postgres import publish_postgres as publish
+    pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary, interval_from(context))
     proven = prove_publication(settings, run_id_from(context), read_only=False)
     if proven.publication_id != pub.publication_id:
         raise RuntimeError(f"publish made publication #{pub.publication_id}, but the ledger's latest for this "
                            f"run is #{proven.publication_id}")
     log.info("%s", proven.describe())
-    return {"publication_id": pub.publication_id, "published_to": where, "rows": pub.row_counts,
+    return {"publication_id": pub.publication_id, "published_to": proven.served_at, "rows": pub.row_counts,
             "written": pub.written}
 
 

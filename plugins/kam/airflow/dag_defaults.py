@@ -30,8 +30,8 @@ def ingest_schedule() -> str | None:
 
 
 def notify_failure(context) -> None:
-    """on_failure_callback: the work is in kam.tasks (imported only when a task fails)."""
-    from kam.tasks import notify_failure as notify
+    """on_failure_callback: the work is in kam.airflow.tasks (imported only when a task fails)."""
+    from kam.airflow.tasks import notify_failure as notify
 
     notify(context)
 

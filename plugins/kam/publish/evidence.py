@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kam.config import Settings
 from kam.errors import KamError
+from kam.publish.ledger import served_publication_id
 
 
 class PublicationNotProven(KamError):
@@ -62,7 +63,7 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
     if status != "published":
         raise PublicationNotProven(f"publication #{pub_id} of run {run_id} is '{status}', not published"
                                    + (f": {reason}" if reason else ""))
-    served, where = _served(settings)
+    served, where = served_publication_id(settings), served_at(settings)
     if served != pub_id:
         raise PublicationNotProven(
             f"publication #{pub_id} of run {run_id} is recorded as published, but {where} serves "
@@ -73,13 +74,11 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
     return ProvenPublication(pub_id, run_id, run_date, counts, where)
 
 
-def _served(settings: Settings) -> tuple[int | None, str]:
+def served_at(settings: Settings) -> str:
+    """Where BI reads the published marts, for people (no password)."""
     if settings.target == "postgres":
-        from kam.pg import redacted
-        from kam.publish_pg import SERVED_SCHEMA, served_publication_id
+        from kam.postgres.connection import redacted
+        from kam.publish.postgres import SERVED_SCHEMA
 
-        return (served_publication_id(settings.pg_dsn),
-                f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)} (BI role {settings.bi_role})")
-    from kam.publish import served_publication_id
-
-    return served_publication_id(settings.published_path), str(settings.published_path)
+        return f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)} (BI role {settings.bi_role})"
+    return str(settings.published_path)

@@ -1,4 +1,4 @@
-"""``kam quarantine``: the rows that were not loaded, and why.
+"""Quarantine: the rows that were not loaded, and why — written by ingest, listed by ``kam quarantine``.
 
 Every rejected row sits in ``quarantine.<source>`` with the file, the row
 number in the file and the rule that failed (``_reason``). After fixing the
@@ -8,7 +8,16 @@ as a new batch; the corrected rows replace older versions by ``updated_at``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
 from kam.config import SOURCES, Settings
+from kam.contract import quote_ident as _q
+from kam.contract import sql_string
+from kam.ingest.readers import ReadResult
+from kam.ingest.tables import add_missing_columns
 from kam.warehouse import warehouse
 
 
@@ -47,3 +56,38 @@ def quarantine_show(settings: Settings, batch_id: int, limit: int = 50) -> list[
             if found:
                 return [{k: v for k, v in row.items() if v is not None} for row in found]
     return []
+
+
+def quarantine_rejects(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, path: Path,
+                        read: ReadResult) -> None:
+    if not read.rejects:
+        return
+    rows = pd.DataFrame({
+        "_batch_id": batch_id,
+        "_source_file": str(path),
+        "_row_number": [r.row_number for r in read.rejects],
+        "_loaded_at": pd.Timestamp.now(),
+        "_reason": [f"{source} row {r.row_number} (line {r.row_number + 1}): cannot split into "
+                    f"columns: {r.error}" for r in read.rejects],
+        "_raw_line": [r.raw_line for r in read.rejects],
+    })
+    con.register("_batch_rejects", rows)
+    con.execute(f"insert into quarantine.{source} by name select * from _batch_rejects")
+    con.unregister("_batch_rejects")
+
+
+def quarantine_whole(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, path: Path,
+                      read: ReadResult | None, reason: str) -> int:
+    """A refused batch keeps its rows in quarantine (when they could be read at all)."""
+    if read is None:
+        return 0
+    add_missing_columns(con, f"quarantine.{source}", read.columns)
+    cols = ", ".join(_q(c) for c in read.columns)
+    con.execute(
+        f"insert into quarantine.{source} by name select {cols}, {batch_id} as _batch_id, "
+        f"{sql_string(str(path))} as _source_file, _kam_row as _row_number, "
+        f"current_localtimestamp() as _loaded_at, "
+        f"{sql_string('batch refused: ' + reason)} as _reason from _batch_text"
+    )
+    quarantine_rejects(con, source, batch_id, path, read)
+    return read.rows_read

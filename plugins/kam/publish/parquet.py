@@ -34,6 +34,7 @@ from urllib.parse import unquote
 
 import duckdb
 
+from kam.files import fsync_dir
 from kam.marts import PUBLICATION_PARTITIONS, partition_filter_sql
 
 MARKER = ".publication"
@@ -178,11 +179,7 @@ def _serve(parquet_dir: Path, table: str, folder: Path) -> None:
     tmp.unlink(missing_ok=True)
     os.symlink(folder.relative_to(parquet_dir), tmp)
     os.replace(tmp, link)
-    fd = os.open(parquet_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(parquet_dir)
     keep = {folder.name, previous.name if previous is not None else None}
     for old in folder.parent.iterdir():
         if old.name not in keep:

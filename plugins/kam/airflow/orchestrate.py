@@ -3,7 +3,7 @@
 ``kam run`` does what the scheduler would do: run ``ingest``, then
 ``build_and_publish`` (which the scheduler starts from the raw assets),
 for one run date. Both DAGs run one after another in one Airflow process
-(:mod:`kam.dagrun`: Airflow's ``dags test`` command for each), so Airflow and
+(:mod:`kam.airflow.dagrun`: Airflow's ``dags test`` command for each), so Airflow and
 the tasks' libraries start once per run; each DAG's full log is kept under
 ``$KAM_HOME/logs/``.
 """
@@ -96,7 +96,7 @@ def _die_with_parent() -> None:
 def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
              extra_conf: dict | None = None, on_outcome=None) -> list[DagRunOutcome]:
     """``airflow dags test <dag_id> <run_date>`` with ``conf.run_date`` for each DAG in order,
-    in one Airflow process (:mod:`kam.dagrun`), stopping at the first failure; each DAG's
+    in one Airflow process (:mod:`kam.airflow.dagrun`), stopping at the first failure; each DAG's
     output goes to its own log file under ``$KAM_HOME/logs/``. ``on_outcome`` is called
     with each DAG's outcome as soon as that DAG has finished."""
     logs = settings.kam_home / "logs"
@@ -108,7 +108,7 @@ def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
     for path in (*log_paths.values(), results_path, errors_path):
         path.unlink(missing_ok=True)
     conf = {"run_date": run_date.isoformat(), **(extra_conf or {})}
-    cmd = [sys.executable, "-m", "kam.dagrun", "--date", run_date.isoformat(), "--conf", json.dumps(conf),
+    cmd = [sys.executable, "-m", "kam.airflow.dagrun", "--date", run_date.isoformat(), "--conf", json.dumps(conf),
            "--results", str(results_path), *(f"{dag_id}={path}" for dag_id, path in log_paths.items())]
     outcomes: list[DagRunOutcome] = []
     previous_end = time.time()
@@ -154,14 +154,14 @@ def _outcome(dag_id: str, log_path: Path, result: dict | None, previous_end: flo
     text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
     if result is None:  # the runner's own failure: its stderr and exit code join this DAG's log
         runner_errors = errors_path.read_text(encoding="utf-8", errors="replace") if errors_path.exists() else ""
-        text += f"{runner_errors}\nkam: the DAG runner (python -m kam.dagrun) exited with code {exit_code} " \
+        text += f"{runner_errors}\nkam: the DAG runner (python -m kam.airflow.dagrun) exited with code {exit_code} " \
                 f"before DAG {dag_id} finished\n"
         log_path.write_text(text, encoding="utf-8")
     end = result["finished"] if result else time.time()
     errors = [line.strip() for line in text.splitlines()
               if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")]
     # success is the evidence the runner read back from Airflow (every declared task instance
-    # 'success', kam.dagrun.missing_work), never the DAG run's state or its log text alone
+    # 'success', kam.airflow.dagrun.missing_work), never the DAG run's state or its log text alone
     evidence = (result or {}).get("evidence") or {}
     problems = (result or {}).get("problems", [])
     success = result is not None and result["success"] and not problems

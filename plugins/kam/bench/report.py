@@ -1,0 +1,124 @@
+"""The benchmark's report: figures per stage, ratios, targets, appended to ``docs/benchmarks.md``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+
+@dataclass
+class Figure:
+    name: str
+    seconds: float
+    rows: int | None = None
+    peak_rss_mb: float | None = None
+
+    @property
+    def rows_per_second(self) -> float | None:
+        return self.rows / self.seconds if self.rows and self.seconds > 0 else None
+
+
+@dataclass
+class BenchReport:
+    customers: int
+    months: int
+    rows: dict[str, int]
+    stages: list[Figure] = field(default_factory=list)
+    pipeline_seconds: float = 0.0
+    dag_seconds: dict[str, float] = field(default_factory=dict)
+    floor: Figure | None = None
+    pandas: Figure | None = None
+    models_sql: Figure | None = None  # the dbt models' compiled SQL alone, one DuckDB session
+    load_floor: Figure | None = None  # DuckDB's readers alone into persistent tables, the full run's files
+    # per file format, (rows, seconds): the pipeline's batches (read to commit) and DuckDB's load floor
+    ingest_by_format: dict[str, tuple[int, float]] = field(default_factory=dict)
+    load_floor_by_format: dict[str, tuple[int, float]] = field(default_factory=dict)
+    reconciled: dict[str, object] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    daily: dict = field(default_factory=dict)  # the daily incremental run after the full one
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.reconciled) and all(v is True for k, v in self.reconciled.items() if k.endswith("_equal"))
+
+    def ratios(self) -> dict[str, float]:
+        out = {}
+        if self.floor and self.floor.seconds > 0:
+            out["pipeline / engine floor"] = self.pipeline_seconds / self.floor.seconds
+        if self.pandas and self.pipeline_seconds > 0:
+            out["pandas / pipeline"] = self.pandas.seconds / self.pipeline_seconds
+        stage = {f.name: f.seconds for f in self.stages}
+        if self.load_floor and self.load_floor.seconds > 0 and "ingest" in stage:
+            out["ingest / load floor"] = stage["ingest"] / self.load_floor.seconds
+        if self.models_sql and self.models_sql.seconds > 0:
+            out["pipeline / the models' SQL alone"] = self.pipeline_seconds / self.models_sql.seconds
+            if "dbt build" in stage:
+                out["dbt build / the models' SQL alone"] = stage["dbt build"] / self.models_sql.seconds
+        if self.pipeline_seconds > 0 and "audit" in stage and "publish" in stage:
+            out["(audit + publish) / pipeline"] = (stage["audit"] + stage["publish"]) / self.pipeline_seconds
+        if self.daily and self.pipeline_seconds > 0:
+            out["daily incremental run / full run"] = self.daily["seconds"] / self.pipeline_seconds
+            out["daily incremental dbt build / full dbt build"] = (self.daily["dbt_build_seconds"]
+                                                                  / self.daily["full_dbt_build_seconds"])
+        return out
+
+    def table(self) -> str:
+        def fmt(v, spec):
+            return "–" if v is None else format(v, spec)
+
+        lines = ["| stage | wall s | rows | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
+        for f in [*self.stages, *(x for x in (self.load_floor, self.floor, self.pandas, self.models_sql) if x)]:
+            lines.append(f"| {f.name} | {f.seconds:.1f} | {fmt(f.rows, ',')} | "
+                         f"{fmt(f.rows_per_second, ',.0f')} | {fmt(f.peak_rss_mb, ',.0f')} |")
+        lines.append(f"| whole pipeline (both DAGs, incl. Airflow and dbt start-up; peak: the largest task) "
+                     f"| {self.pipeline_seconds:.1f} | {self.rows.get('orders', 0):,} | – | {self.peak_rss_mb:,.0f} |")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        mem = memory_gib()
+        head = (f"### {dt.datetime.now():%Y-%m-%d %H:%M} — {self.customers:,} customers × {self.months} months "
+                f"({', '.join(f'{k} {v:,}' for k, v in self.rows.items())})\n\n"
+                f"Machine: {os.cpu_count()} cores, {mem:.1f} GiB, {platform.platform()}, "
+                f"DuckDB {duckdb.__version__}.\n\n")
+        ratios = "\n".join(f"* {k}: **{v:.2f}×**" for k, v in self.ratios().items())
+        overhead = ", ".join(f"{k} {v:.1f} s" for k, v in self.dag_seconds.items())
+        daily = ""
+        if self.daily:
+            d = self.daily
+            dags = ", ".join(f"{k} {v:.1f} s" for k, v in d["dags"].items())
+            stages = ", ".join(f"{k} {v:.1f} s" for k, v in d.get("stages", {}).items())
+            daily = (f"* daily incremental run (the last day's files): {d['seconds']:.1f} s "
+                     f"(dbt build {d['dbt_build_seconds']:.1f} s vs {d['full_dbt_build_seconds']:.1f} s full; "
+                     f"DAGs {dags}; tasks {stages})\n")
+        by_format = ""
+        if self.ingest_by_format:
+            def speeds(figures):
+                return ", ".join(f"{fmt} {rows / seconds:,.0f}" for fmt, (rows, seconds) in sorted(figures.items())
+                                 if seconds > 0)
+            by_format = (f"* ingest rows/s by file format, the pipeline's batches (read to commit): "
+                         f"{speeds(self.ingest_by_format)}; DuckDB's load floor: "
+                         f"{speeds(self.load_floor_by_format)}\n")
+        return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n" + by_format + daily
+                + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
+
+
+def memory_gib() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return float("nan")
+
+
+def append_report(report: BenchReport, path: Path) -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# Benchmarks\n\nAppended by `kam bench` (`make bench`). Targets: DESIGN.md §6.\n\n",
+                        encoding="utf-8")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + report.markdown())

@@ -1,0 +1,107 @@
+"""Run dbt as a subprocess (one ``dbt build`` for the whole graph), read its results, record it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kam.build.context import write_run_context
+from kam.build.mode import BuildMode, build_mode
+from kam.config import Settings
+from kam.memory import wait_child
+from kam.warehouse import warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DbtResult:
+    returncode: int
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.returncode == 0 and not self.failures
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def target_dir(settings: Settings) -> Path:
+    return settings.kam_home / "dbt" / "target"
+
+
+def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = None) -> DbtResult:
+    """Run ``dbt <command>`` against the warehouse; stream its log lines to ours. The run
+    date comes from the run context (:func:`write_run_context`), not from ``--vars``."""
+    run_vars = dict(extra_vars or {})
+    target = target_dir(settings)
+    cmd = [
+        dbt_executable(), *command,
+        "--project-dir", str(settings.dbt_project_dir),
+        "--profiles-dir", str(settings.dbt_project_dir),
+        "--target-path", str(target),
+        "--log-path", str(settings.kam_home / "dbt" / "logs"),
+    ]
+    if run_vars:
+        cmd += ["--vars", json.dumps(run_vars)]
+    env = {**os.environ, **settings.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    log.info("running: %s", " ".join(cmd))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=settings.dbt_project_dir)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.info("dbt: %s", line.rstrip())
+    returncode = wait_child(proc.pid)
+    proc.returncode = returncode
+    result = DbtResult(returncode)
+    results_file = target / "run_results.json"
+    if results_file.exists():
+        data = json.loads(results_file.read_text())
+        for r in data.get("results", []):
+            status = r.get("status")
+            result.counts[status] = result.counts.get(status, 0) + 1
+            name = r.get("unique_id", "?")
+            if status in ("error", "fail"):
+                result.failures.append(f"{name}: {(r.get('message') or status).strip()}")
+            elif status == "warn":
+                result.warnings.append(f"{name}: {(r.get('message') or status).strip()}")
+    if returncode != 0 and not result.failures:
+        result.failures.append(f"dbt {' '.join(command)} exited with {returncode} (see log)")
+    return result
+
+
+def record_build(settings: Settings, run_id: str | None, run_date: dt.date, mode: BuildMode,
+                 success: bool, started: dt.datetime, seconds: float) -> None:
+
+    with warehouse(settings) as con:
+        con.execute("""insert into ops.dbt_builds (run_id, run_date, target, mode, reason, fingerprint,
+                           max_batch_id, rebuild_from_month, success, seconds, started_at, finished_at)
+                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [run_id, run_date, settings.target, mode.name, mode.reason, mode.fingerprint,
+                     mode.max_batch_id, mode.rebuild_from_month, success, seconds, started,
+                     started + dt.timedelta(seconds=seconds)])
+
+
+def build(settings: Settings, run_date: dt.date, run_id: str | None = None,
+          full_refresh: bool = False) -> tuple[DbtResult, BuildMode]:
+    """One ``dbt build`` for the whole graph, incremental when it can be, recorded in ops.dbt_builds."""
+    mode = build_mode(settings, run_date, full_refresh)
+    log.info("dbt build: %s (%s)", mode.name, mode.reason)
+    started = dt.datetime.now()
+    clock = time.monotonic()
+    write_run_context(settings, run_date, mode.rebuild_from_month)
+    result = run_dbt(settings, ["build", *(["--full-refresh"] if mode.full_refresh else [])])
+    record_build(settings, run_id, run_date, mode, result.success, started, time.monotonic() - clock)
+    return result, mode

@@ -1,0 +1,266 @@
+"""Write-audit-publish on the DuckDB target: the served file is only ever replaced by a complete, checked one.
+
+Publication writes every mart into a new DuckDB file next to the served one,
+re-opens it read-only to check its row counts, then renames it over the
+served file (``os.replace``: atomic on one filesystem). A reader sees the
+previous complete version or the new one, never a mix. The previous file is
+kept (hard link) under ``published/history/`` for rollback (:mod:`kam.publish.rollback`).
+
+The new file starts as a copy of the served one when the fingerprints of what
+that publication wrote are known (:mod:`kam.publish.fingerprints`): only the
+partitions whose fingerprint changed are rewritten (one delete and insert per
+month, in one transaction per mart), and checked again after writing; a mart
+whose columns or most of whose months changed is copied whole. The log line of
+each publication gives the seconds of its steps. Every
+``KAM_PUBLISH_FULL_EVERY`` publications (default 7), or without usable
+fingerprints, the file is written from scratch, so deleted rows never pile up.
+The Parquet copies (:mod:`kam.publish.parquet`) follow the changed months whenever the
+served file's fingerprints are known, also when the file itself is written from scratch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+
+from kam.config import Settings
+from kam.faults import checkpoint
+from kam.files import fsync_dir
+from kam.marts import PUBLICATION_PARTITIONS, PUBLISHED_MARTS, partition_filter_sql
+from kam.publish.fingerprints import (
+    State,
+    changed_parts,
+    mart_fingerprints,
+    mart_state,
+    served_state,
+    store_fingerprints,
+)
+from kam.publish.ledger import DataInterval, Publication, mark_published, settle_stuck, start_publication
+from kam.publish.parquet import CopyResult, write_copies
+from kam.warehouse import warehouse
+
+log = logging.getLogger(__name__)
+
+
+def file_publication_id(path: Path) -> int | None:
+    """The publication a published file holds (its own row in ``publications``)."""
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute("select max(publication_id) from publications where status = 'published'").fetchone()
+        return row[0] if row else None
+    finally:
+        con.close()
+
+
+def recover(settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
+    """Settle publications a crash left in 'publishing': served (the crash came after the rename:
+    finish its Parquet copies) or never seen; then remove stale temporary files."""
+    def finish(pub_id: int) -> dict[str, int]:
+        counts = served_tables(settings.published_path)
+        write_parquet(settings, pub_id, {table: None for table in counts})
+        return counts
+
+    settle_stuck(con, file_publication_id(settings.published_path), finish,
+                 "recovered after an interruption following the rename",
+                 "interrupted before the served file was replaced")
+    for stale in settings.published_dir.glob(".analytics.*.duckdb.tmp*"):
+        stale.unlink(missing_ok=True)
+
+
+def _mart_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = ?", [name]).fetchone()[0])
+
+
+def publish(settings: Settings, run_id: str | None, run_date: dt.date,
+            audit_summary: dict | None = None, interval: DataInterval = (None, None)) -> Publication:
+    """Publish the audited marts to ``published/analytics.duckdb`` (+ Parquet)."""
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now()
+    with warehouse(settings) as con:
+        limit_memory(con, settings)
+        recover(settings, con)
+        missing = [m for m in PUBLISHED_MARTS if not _mart_exists(con, m)]
+        if missing:
+            raise RuntimeError(f"cannot publish: marts missing from the warehouse: {missing}")
+        pub_id = start_publication(
+            con, run_id, run_date, audit_summary, str(settings.published_path), started, interval,
+            "select as_of_month, customer_id, tier from marts.customer_value_monthly "
+            "where as_of_month = (select max(as_of_month) from marts.customer_value_monthly)")
+        checkpoint("publish.after_log")
+
+        clock = _Clock()
+        current = {mart: mart_state(con, f"marts.{mart}", mart) for mart in PUBLISHED_MARTS}
+        clock.lap("fingerprints")
+        served, chain, based_on = served_state(con, file_publication_id(settings.published_path),
+                                               settings.publish_full_every)
+        # every KAM_PUBLISH_FULL_EVERY-th file is written from scratch (deleted rows do not pile up in it); the
+        # Parquet copies have no such leftovers and follow the served file's changes regardless
+        base = served if served is not None and chain + 1 < settings.publish_full_every else None
+        tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
+        tmp.unlink(missing_ok=True)
+        if base is not None:
+            shutil.copyfile(settings.published_path, tmp)
+            clock.lap("copy of the served file")
+        con.execute(f"attach '{tmp}' as pub")
+        counts: dict[str, int] = {}
+        written: dict[str, str] = {}
+        changes: dict[str, list[str] | None] = {}  # per table, the partitions that differ from the served file
+        try:
+            for i, mart in enumerate(PUBLISHED_MARTS):
+                if i == len(PUBLISHED_MARTS) // 2:
+                    checkpoint("publish.mid_copy")
+                changes[mart] = changed_parts(mart, current[mart], served.get(mart) if served else None)
+                written[mart] = _write_mart(con, mart, current[mart], changes[mart] if base is not None else None)
+                counts[mart] = con.execute(f"select count(*) from pub.main.{mart}").fetchone()[0]
+            con.execute("create or replace table pub.main.tier_publication_log as "
+                        "select * from ops.tier_publication_log order by publication_id, customer_id")
+            con.execute(
+                "create or replace table pub.main.publications as select * replace ("
+                "case when publication_id = ? then 'published' else status end as status) "
+                "from ops.publications order by publication_id", [pub_id])
+            counts["tier_publication_log"] = con.execute(
+                "select count(*) from pub.main.tier_publication_log").fetchone()[0]
+            counts["publications"] = con.execute(
+                "select count(*) from pub.main.publications").fetchone()[0]
+            changes.update(tier_publication_log=None, publications=None)
+        finally:
+            con.execute("detach pub")
+        clock.lap("marts written")
+        store_fingerprints(con, pub_id, current, chain + 1 if base is not None else 0,
+                           settings.keep_publications)
+
+    _verify(tmp, counts)
+    clock.lap("verified")
+    with tmp.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    checkpoint("publish.after_verify")
+    keep_previous(settings, pub_id)
+    checkpoint("publish.after_history")
+    os.replace(tmp, settings.published_path)
+    fsync_dir(settings.published_dir)
+    checkpoint("publish.after_replace")
+    clock.lap("served")
+    copies = write_parquet(settings, pub_id, changes, based_on)
+    clock.lap("parquet")
+    checkpoint("publish.after_parquet")
+
+    with warehouse(settings) as con:
+        mark_published(con, pub_id, counts)
+    log.info("publication %s: %s (%s); parquet: %s; seconds: %s", pub_id, settings.published_path,
+             ", ".join(f"{k} {v} rows ({written.get(k, 'copied')})" for k, v in counts.items()),
+             ", ".join(f"{c.table} {c.how}" for c in copies), clock)
+    return Publication(pub_id, "published", settings.published_path, counts, written=written)
+
+
+class _Clock:
+    """Wall time of the publication's steps, for its log line."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.laps[step] = now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{step} {seconds:.1f}" for step, seconds in self.laps.items())
+
+
+def _write_mart(con: duckdb.DuckDBPyConnection, mart: str, current: State, changed: list[str] | None) -> str:
+    """Bring ``pub.main.<mart>`` (a copy of the served file, or a new file) to the warehouse's
+    mart: unchanged, the ``changed`` month partitions rewritten, or copied whole (None)."""
+    if changed == []:
+        return "unchanged"
+    parts = current[1]
+    if changed is None or 2 * len(changed) > len(parts):  # most months changed: one copy beats one per month
+        # stored month by month, so that a month's rows share row groups: rewriting or reading one
+        # month later touches only those (at 30k customers, three months of customer_value_monthly
+        # commit in 1.2 s instead of 2.9 s, and each month's Parquet file is read without a full scan)
+        order = f" order by {PUBLICATION_PARTITIONS[mart]}" if mart in PUBLICATION_PARTITIONS else ""
+        con.execute(f"create or replace table pub.main.{mart} as select * from marts.{mart}{order}")
+        return "copied"
+    con.execute("begin transaction")  # one commit per mart: autocommitted months checkpoint again and again
+    try:
+        for part in changed:
+            rows = partition_filter_sql(mart, part)
+            con.execute(f"delete from pub.main.{mart} where {rows}")
+            con.execute(f"insert into pub.main.{mart} select * from marts.{mart} where {rows}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    got = mart_fingerprints(con, f"pub.main.{mart}", mart, changed)
+    if got != {p: parts[p] for p in changed if p in parts}:
+        raise RuntimeError(f"publication of {mart}: the rewritten months {changed} do not match the warehouse")
+    return f"{len(changed)} of {len(parts)} months rewritten"
+
+
+def _verify(path: Path, expected: dict[str, int]) -> None:
+    """Open the new file read-only, as BI will, and check every table's row count."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for table, rows in expected.items():
+            got = con.execute(f"select count(*) from {table}").fetchone()[0]
+            if got != rows:
+                raise RuntimeError(f"{path}: {table} has {got} rows, expected {rows}")
+    finally:
+        con.close()
+
+
+def write_parquet(settings: Settings, pub_id: int | None, changes: dict[str, list[str] | None],
+                   based_on: int | None = None) -> list[CopyResult]:
+    """The Parquet copies of the served file (kam.publish.parquet): per table, only the changed
+    partitions when the served copies hold publication ``based_on``, else whole."""
+    return write_copies(settings.published_path, settings.parquet_dir, pub_id, changes, based_on,
+                        settings.publish_memory_limit)
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """DuckDB's memory limit for publishing (``KAM_PUBLISH_MEMORY_LIMIT``). The month-ordered
+    copies fill DuckDB's pool up to its limit, in the Airflow task process beside Airflow and GX:
+    at 100k customers, 3GB gave a publish task peak of 3.9–4.1 GB, 2GB 0.7 GB less for 10 % more
+    time (docs/benchmarks.md, 2026-12-02)."""
+    value = settings.publish_memory_limit.replace("'", "")
+    try:
+        con.execute(f"set memory_limit = '{value}'")
+    except duckdb.Error as exc:
+        raise ValueError(f"KAM_PUBLISH_MEMORY_LIMIT={settings.publish_memory_limit!r} is not a DuckDB "
+                         f"memory limit (e.g. 2GB): {str(exc).splitlines()[0]}") from exc
+
+
+def served_tables(path: Path) -> dict[str, int]:
+    """Row count per table in a published file (opened read-only)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("show tables").fetchall()]
+        return {n: con.execute(f"select count(*) from {n}").fetchone()[0] for n in names}
+    finally:
+        con.close()
+
+
+def keep_previous(settings: Settings, pub_id: int) -> None:
+    """Hard-link the served file into history/ before it is replaced; keep the last N."""
+    current = settings.published_path
+    if not current.exists():
+        return
+    history = settings.history_dir
+    history.mkdir(exist_ok=True)
+    target = history / f"analytics.before-{pub_id:06d}.duckdb"
+    target.unlink(missing_ok=True)
+    os.link(current, target)
+    kept = sorted(history.glob("analytics.before-*.duckdb"))
+    keep = settings.keep_publications
+    for old in kept[:-keep] if keep > 0 else kept:
+        old.unlink()
