@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench lock clean
+.PHONY: setup demo test test-fast lint bench lock clean
 
 setup: $(STAMP)
 
@@ -24,8 +24,13 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/kam demo
 
-test: setup
+# The whole suite, as CI runs it (.ci/run): lint, then every test (docs/testing.md).
+test: setup lint
 	$(BIN)/python -m pytest -q
+
+# Day-to-day: lint, then unit and integration tests, no full pipeline run (-m "not slow").
+test-fast: setup lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check plugins dags tests

@@ -7,10 +7,14 @@ from the asset events):
 
 1. `dbt_build` — `dbt build` on the working warehouse: seeds, staging,
    intermediate and marts, with every dbt test.
-2. `audit` — a GX suite per published mart (rendered into GX Data Docs),
-   reconciliation with raw, and drift against the served publication.
+2. `audit` — a GX suite for every published mart (`expectations/mart_<mart>.json`;
+   a mart without one refuses the publication as a configuration error; large marts
+   validated on a repeatable sample, every row by the dbt tests), rendered into GX
+   Data Docs; reconciliation with raw; drift against the served publication.
 3. `publish` — write a complete new `published/analytics.duckdb` (+ Parquet),
-   check it, rename it over the served file; emits `kam.published_marts`.
+   check it, rename it over the served file, then prove it: the task succeeds only
+   when `publications` records this run's publication and the served file holds it;
+   emits `kam.published_marts`.
 
 `publish` runs only if both checks succeeded (default `all_success`); a
 failure is recorded in `publications` as a refusal, the served file is left

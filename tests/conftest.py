@@ -22,6 +22,15 @@ END_DATE = dt.date(2026, 6, 15)  # fixed, so results do not depend on today's da
 SMALL = {"customers": 240, "months": 24, "seed": 7}
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/e2e runs the pipeline end to end: it is ``slow`` (the tier
+    ``make test-fast`` leaves out), whether or not its module says so."""
+    e2e = REPO / "tests" / "e2e"
+    for item in items:
+        if e2e in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
+
+
 def kam_env(home: Path, landing: Path | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAM_", "AIRFLOW"))}
     env["KAM_HOME"] = str(home)

@@ -1,3 +1,8 @@
+{#- First day of the month of a date expression, as a DATE on every adapter. -#}
+{% macro month_start(expression) -%}
+    cast({{ dbt.date_trunc('month', expression) }} as date)
+{%- endmacro %}
+
 {#- A date expression moved by whole months, as a DATE on every adapter. -#}
 {% macro kam_add_months(expression, months) -%}
     cast({{ dbt.dateadd('month', months, expression) }} as date)

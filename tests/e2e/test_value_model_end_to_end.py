@@ -58,10 +58,20 @@ def test_prospect_with_visits_and_no_orders_is_potential(pub):
 
 
 def test_decliner_gets_churn_risk_with_the_numbers(pub):
+    """DOMAIN §8 churn risk: the reason quotes the customer's own figures from the monthly mart."""
     reasons = [r[0] for r in pub.execute(
         "select reason from customer_alerts where customer_id = 'C000004' and alert_type = 'churn_risk' "
         "and as_of_month = ?", [LAST_MONTH]).fetchall()]
-    assert reasons and any(ch.isdigit() for ch in reasons[0])
+    assert len(reasons) == 1
+    row = month_row(pub, "C000004")
+    if row["revenue_growth"] is not None and row["revenue_growth"] <= -0.30:
+        assert reasons[0] == (f"revenue {round(row['revenue']):d} in the last 12 months vs "
+                              f"{round(row['previous_revenue']):d} in the window before "
+                              f"({100 * row['revenue_growth']:.1f}%)")
+    else:
+        assert row["days_since_last_order"] > 2 * row["usual_order_gap_days"]
+        assert reasons[0] == (f"no order for {row['days_since_last_order']} days, more than 2x the usual gap of "
+                              f"{round(row['usual_order_gap_days']):d} days between orders")
 
 
 def test_late_payer_and_complaint_burst_raise_their_alerts(pub):

@@ -53,11 +53,15 @@ def test_dsn_forms_and_redaction():
 
 
 def test_settings_pass_the_server_to_dbt_but_status_never_prints_the_password(tmp_path):
+    from kam.status import status_report
+
     s = Settings(kam_home=tmp_path, landing_dir=tmp_path, target="postgres",
                  pg_dsn="postgresql://kam:secret@h:5432/w")
     env = s.env()
     assert env["KAM_TARGET"] == "postgres" and env["KAM_PG_PASSWORD"] == "secret"
     assert env["KAM_PG_DBNAME"] == "w"
+    for report in (status_report(s), status_report(s, as_json=True)):  # no warehouse yet: no server call
+        assert "h:5432/w" in report and "secret" not in report
 
 
 def test_type_mapping_is_lossless_or_refuses():

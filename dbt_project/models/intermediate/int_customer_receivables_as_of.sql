@@ -56,7 +56,7 @@ invoices as (
         {%- if is_incremental() %}
         -- due or paid inside the window read, or maybe still open (the rest cannot reach a month recomputed)
         and (lines.invoice_due_date >= {{ read_from }} or lines.paid_date >= {{ read_from }}
-             or lines.paid_date is null or lines.paid_amount < lines.net_amount - 0.005)
+             or lines.paid_date is null or lines.paid_amount < lines.net_amount - {{ var('paid_tolerance') }})
         {%- endif %}
 ),
 
@@ -138,7 +138,7 @@ open_invoices as (
     select
         invoices.*,
         case
-            when paid_by_month is null or paid_amount < net_amount - 0.005 then run.run_month
+            when paid_by_month is null or paid_amount < net_amount - {{ var('paid_tolerance') }} then run.run_month
             else {{ kam_add_months('paid_by_month', -1) }}
         end as open_until_month
     from invoices

@@ -2,6 +2,12 @@
 -- reason quoting the numbers behind it. Thresholds are dbt vars.
 -- Incremental by month: reads the months before kam_from_month() that the lags need.
 {%- set n = var('rising_star_months') %}
+{#- §8 complaint spike: recent complaints at least the minimum count and a multiple of the
+    window's monthly average (one definition, used by the filter and the reason) -#}
+{%- set spike -%}
+    (recent_complaints >= {{ var('complaint_spike_min_count') }}
+     and recent_complaints >= {{ var('complaint_spike_multiplier') }} * complaints / window_months)
+{%- endset %}
 {{ kam_monthly_config() }}
 with monthly as (
     select
@@ -54,30 +60,23 @@ complaint_spike as (
         customer_id,
         as_of_month,
         'complaint_spike' as alert_type,
-        case
-            when severe_complaints_past_sla > 0
-                then {{ num_text('severe_complaints_past_sla') }}
-                    || ' severe complaint(s) open without a response for more than '
-                    || {{ num_text(var('severe_complaint_sla_hours')) }} || ' hours'
-            else '' 
-        end
-        || case when severe_complaints_past_sla > 0 and recent_complaints >= {{ var('complaint_spike_min_count') }}
-                     and recent_complaints >= {{ var('complaint_spike_multiplier') }} * complaints / window_months
-                then '; ' else '' end
-        || case
-            when recent_complaints >= {{ var('complaint_spike_min_count') }}
-                and recent_complaints >= {{ var('complaint_spike_multiplier') }} * complaints / window_months
-                then {{ num_text('recent_complaints') }} || ' complaints in the last '
-                    || {{ num_text(var('complaint_spike_days')) }} || ' days vs a monthly average of '
-                    || {{ num_text('complaints / window_months', 1) }} || ' over the window'
-            else ''
-        end as reason
+        concat_ws('; ',
+            case
+                when severe_complaints_past_sla > 0
+                    then {{ num_text('severe_complaints_past_sla') }}
+                        || ' severe complaint(s) open without a response for more than '
+                        || {{ num_text(var('severe_complaint_sla_hours')) }} || ' hours'
+            end,
+            case
+                when {{ spike }}
+                    then {{ num_text('recent_complaints') }} || ' complaints in the last '
+                        || {{ num_text(var('complaint_spike_days')) }} || ' days vs a monthly average of '
+                        || {{ num_text('complaints / window_months', 1) }} || ' over the window'
+            end
+        ) as reason
     from monthly
     where severe_complaints_past_sla > 0
-        or (
-            recent_complaints >= {{ var('complaint_spike_min_count') }}
-            and recent_complaints >= {{ var('complaint_spike_multiplier') }} * complaints / window_months
-        )
+        or {{ spike }}
 ),
 
 overdue_payment as (
@@ -89,7 +88,7 @@ overdue_payment as (
             || {{ num_text(var('overdue_days')) }} || ' days (oldest ' || {{ num_text('max_days_overdue') }}
             || ' days past due; total overdue ' || {{ num_text('overdue_amount') }} || ')' as reason
     from {{ ref('int_customer_metrics_windowed') }}
-    where overdue_past_limit_amount > 0.005
+    where overdue_past_limit_amount > {{ var('paid_tolerance') }}
         and as_of_month >= {{ kam_from_month() }}
 ),
 
@@ -148,7 +147,7 @@ rising_star as (
         'tier ' || tier || ' customer: revenue growth ' || {{ pct_text('revenue_growth') }}
             || ', value score up {{ n }} months in a row to ' || {{ num_text('value_score', 1) }} as reason
     from monthly
-    where tier in ('P', 'C', 'D')
+    where tier in ({{ "'" ~ var('rising_star_tiers') | join("', '") ~ "'" }})
         and revenue_growth >= {{ var('rising_star_growth') }}
         {%- for i in range(1, n + 1) %}
         and {{ 'value_score' if i == 1 else 'value_score_lag' ~ (i - 1) }} > value_score_lag{{ i }}

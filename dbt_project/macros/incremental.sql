@@ -1,0 +1,44 @@
+{#- Config of an incremental fact: delete+insert on the key (DuckDB and PostgreSQL);
+    the post-hook drops a key whose latest version is dated after the run date. -#}
+{% macro kam_fact_config(unique_key, date_filter) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=unique_key,
+        on_schema_change='fail',
+        post_hook=["delete from {{ this }} where (" ~ date_filter ~ ") is not true"],
+    ) }}
+{%- endmacro %}
+
+{#- Incremental monthly models (issue "incremental runs"): a daily run recomputes only
+    the months from rebuild_from_month (run context or var) on — kam sets it to the earliest month
+    the new batches touch, or the month of the previous run date if earlier — and
+    keeps the older months. Without the var, or on a full build, every month. -#}
+{% macro kam_from_month() -%}
+    {%- set value = var('rebuild_from_month', none) or (kam_context('rebuild_from_month') if is_incremental()) -%}
+    {%- if is_incremental() and value -%}
+    cast('{{ value }}' as date)
+    {%- else -%}
+    cast('1900-01-01' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The first month a model reads to recompute from kam_from_month(): ``lookback``
+    months earlier, for trailing windows and lags. -#}
+{% macro kam_read_from_month(lookback) -%}
+    cast({{ dbt.dateadd('month', -lookback, kam_from_month()) }} as date)
+{%- endmacro %}
+
+{#- Config of a monthly model: the months being recomputed are deleted, then the new
+    rows appended (delete by month, not by key: a month can lose rows). Its data tests
+    check the same months (macros/test_scope.sql). -#}
+{% macro kam_monthly_config(month_column='as_of_month') -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'kam_month_column': month_column},
+        pre_hook=["{% if is_incremental() %}delete from {{ this }} where " ~ month_column
+                  ~ " >= {{ kam_from_month() }}{% endif %}"],
+    ) }}
+{%- endmacro %}
