@@ -38,7 +38,7 @@ def pg_run(tmp_path_factory, small_landing, pg_database):
     env = {"KAM_PG_DSN": pg_database, "KAM_BI_ROLE": role, "KAM_BI_PASSWORD": "bi-" + uuid.uuid4().hex}
     proc = run_kam(["run", "--target", "postgres", "--landing", str(small_landing),
                     "--date", END_DATE.isoformat()], home, **env)
-    assert "published: schema analytics on postgresql://" in proc.stdout
+    assert "served at schema analytics on postgresql://" in proc.stdout
     yield {"home": home, "dsn": pg_database, "role": role, "env": env}
     conn = psycopg2.connect(pg_database)
     conn.autocommit = True

@@ -23,7 +23,7 @@ from kam.publish.duckdb_file import file_publication_id as served_publication_id
 pytestmark = pytest.mark.slow
 
 PUBLISH = (
-    "import datetime as dt; from kam.config import load_settings; from kam.publish import publish; "
+    "import datetime as dt; from kam.config import load_settings; from kam.publish.duckdb_file import publish; "
     f"publish(load_settings(), 'fault-test', dt.date.fromisoformat('{END_DATE}'), {{}})"
 )
 BEFORE_RENAME = ("publish.after_log", "publish.mid_copy", "publish.after_verify", "publish.after_history")
