@@ -56,19 +56,18 @@ def missing_work(dag_id: str, run_date: str, evidence: dict) -> list[str]:
     return problems
 
 
-def _last_run_key(dag_id: str) -> int:
-    """The id of the DAG's newest run in the metadata DB (0: none), to know which run a test made."""
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import func, select
+def _now():
+    """Airflow's clock (UTC, aware): ``dags test`` stamps the run it makes with ``run_after`` = now."""
+    from airflow.utils import timezone
 
-    with create_session() as session:
-        return session.scalar(select(func.max(DagRun.id)).where(DagRun.dag_id == dag_id)) or 0
+    return timezone.utcnow()
 
 
-def _evidence(dag_id: str, after_key: int) -> dict:
-    """What Airflow recorded for the run ``dags test`` just made: the run, the tasks the DAG
-    declares and the state of each task instance (``None``: no run was created)."""
+def _evidence(dag_id: str, started) -> dict:
+    """What Airflow recorded for the run ``dags test`` just made (the DAG's run with ``run_after``
+    from ``started`` on; not the newest id: ``dags test`` deletes an earlier run of the same
+    logical date, and SQLite then hands the new run the same id), the tasks the DAG declares
+    and the state of each task instance (``run_id`` None: no run was created)."""
     from airflow.models.dagrun import DagRun
     from airflow.models.serialized_dag import SerializedDagModel
     from airflow.models.taskinstance import TaskInstance
@@ -79,8 +78,8 @@ def _evidence(dag_id: str, after_key: int) -> dict:
         return None if value is None else str(getattr(value, "value", value))
 
     with create_session() as session:
-        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.id > after_key)
-                              .order_by(DagRun.id.desc()).limit(1)).first()
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_after >= started)
+                              .order_by(DagRun.run_after.desc()).limit(1)).first()
         dag = SerializedDagModel.get_dag(dag_id, session=session)
         evidence = {"run_id": None, "run_state": None, "tasks": {},
                     "expected_tasks": sorted(dag.task_ids) if dag else [],
@@ -113,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         _redirect_output(log_file)
         cli_args = airflow_cli.parse_args(["dags", "test", dag_id, args.date, "--conf", args.conf])
         evidence: dict = {}
-        before: int | None = None
+        started = None
         try:
-            before = _last_run_key(dag_id)
+            started = _now()
             cli_args.func(cli_args)
             success = True
         except SystemExit as exc:  # dag_test: SystemExit("DagRun failed")
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             success = False
         try:
-            evidence = _evidence(dag_id, before) if before is not None else {}
+            evidence = _evidence(dag_id, started) if started is not None else {}
         except Exception:  # noqa: BLE001 - no evidence is a failure kam reports, not a crash
             import traceback
 
