@@ -5,8 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+# SQLFluff with the dbt templater lives in its own venv: it pins click below Airflow's lock
+LINT_VENV := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench lock clean
+.PHONY: setup demo test test-fast lint browser bench lock lock-lint clean
 
 setup: $(STAMP)
 
@@ -24,16 +27,36 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/kam demo
 
+# Headless Chromium and a CJK font for the browser tests (Debian packages; root or sudo).
+browser:
+	@if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then exit 0; fi; \
+	 command -v apt-get >/dev/null || { echo "error: no chromium and no apt-get: install Chromium and a CJK font (e.g. fonts-wqy-microhei) yourself"; exit 1; }; \
+	 sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	 echo "installing Debian's chromium and fonts-wqy-microhei for the browser tests …"; \
+	 $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei >/dev/null \
+	   || { $$sudo apt-get update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; }
+
 # The whole suite, as CI runs it (.ci/run): lint, then every test (docs/testing.md).
-test: setup lint
+test: setup lint browser
 	$(BIN)/python -m pytest -q
 
 # Day-to-day: lint, then unit and integration tests, no full pipeline run (-m "not slow").
 test-fast: setup lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint: setup
+$(LINT_STAMP): requirements-lint.lock $(STAMP)
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(BIN)/uv pip install --quiet --python $(LINT_VENV)/bin/python -r requirements-lint.lock \
+	  || $(LINT_VENV)/bin/python -m pip install --quiet -r requirements-lint.lock
+	touch $(LINT_STAMP)
+
+# ruff for Python; SQLFluff renders every model and test with dbt (dbt_project/.sqlfluff)
+# against a throwaway DuckDB file, with dbt's target and logs outside the project.
+lint: setup $(LINT_STAMP)
 	$(BIN)/ruff check plugins dags tests
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd dbt_project \
+	  && KAM_WAREHOUSE_PATH="$$tmp/lint.duckdb" DBT_TARGET_PATH="$$tmp/target" DBT_LOG_PATH="$$tmp/logs" \
+	     ../$(LINT_VENV)/bin/sqlfluff lint models tests --disable-progress-bar
 
 bench: setup
 	$(BIN)/kam bench
@@ -41,6 +64,9 @@ bench: setup
 # Re-resolve the lock from the top-level requirements (needs the package registry).
 lock:
 	$(BIN)/uv pip compile --python $(BIN)/python requirements.in -o requirements.lock
+
+lock-lint:
+	$(BIN)/uv pip compile --python $(BIN)/python requirements-lint.in -o requirements-lint.lock
 
 clean:
 	rm -rf .kam landing dbt_project/target dbt_project/logs

@@ -44,7 +44,12 @@ ranked_visits as (
         ) as recency_rank
     from all_visits
     where visit_month >= {{ read_from }}
-        or (customer_id, visit_month) in (select customer_id, visit_month from before)
+        or (customer_id, visit_month) in (
+            select
+                before.customer_id,
+                before.visit_month
+            from before
+        )
 ),
 
 monthly as (
@@ -87,9 +92,18 @@ spined as (
         on spine.customer_id = before.customer_id
 ),
 
+calendar as (
+    -- the months recomputed (the same for every customer)
+    select distinct as_of_month from spine
+    where as_of_month >= {{ kam_from_month() }}
+),
+
 monthly_roles as (
     -- each buyer role met, once per customer and month
-    select distinct customer_id, visit_month, buyer_role
+    select distinct
+        customer_id,
+        visit_month,
+        buyer_role
     from visits
     where buyer_role is not null
 ),
@@ -102,10 +116,8 @@ roles as (
         calendar.as_of_month,
         count(distinct monthly_roles.buyer_role) as roles_covered
     from monthly_roles
-    inner join (
-        select distinct as_of_month from spine where as_of_month >= {{ kam_from_month() }}
-    ) as calendar
-        on calendar.as_of_month >= monthly_roles.visit_month
+    inner join calendar
+        on monthly_roles.visit_month <= calendar.as_of_month
         and calendar.as_of_month <= {{ kam_add_months('monthly_roles.visit_month', var('window_months') - 1) }}
     group by monthly_roles.customer_id, calendar.as_of_month
 ),
@@ -116,7 +128,7 @@ final as (
         spined.as_of_month,
         spined.visits,
         spined.last_visit_date,
-        {{ dbt.datediff('spined.last_visit_date', 'spined.as_of_date', 'day') }} as days_since_last_visit,
+        {{ dbt.datediff('spined.last_visit_date', 'spined.as_of_date', 'day') }} as days_since_last_visit,  -- noqa: LT05
         latest.relationship_level,
         latest.relationship_score,
         latest.sales_stage as latest_sales_stage,

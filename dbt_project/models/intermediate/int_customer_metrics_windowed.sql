@@ -17,7 +17,9 @@ sales as (
 ),
 
 before as (
-    select customer_id, max(last_order_date) as last_order_date
+    select
+        customer_id,
+        max(last_order_date) as last_order_date
     from {{ ref('int_customer_sales_monthly') }}
     where order_month < {{ read_from }}
     group by customer_id
@@ -101,15 +103,17 @@ final as (
         windowed.order_count,
         windowed.active_months,
         windowed.previous_revenue,
-        case when windowed.previous_revenue > 0
-            then windowed.revenue / windowed.previous_revenue - 1
+        case
+            when windowed.previous_revenue > 0
+                then windowed.revenue / windowed.previous_revenue - 1
         end as revenue_growth,
-        {{ dbt.datediff('windowed.last_order_date', 'windowed.as_of_date', 'day') }} as days_since_last_order,
+        {{ dbt.datediff('windowed.last_order_date', 'windowed.as_of_date', 'day') }} as days_since_last_order,  -- noqa: LT05
         windowed.last_order_date,
         -- usual gap between order days inside the window (null with fewer than two)
-        case when windowed.order_days > 1
-            then cast({{ dbt.datediff('windowed.first_order_date_in_window', 'windowed.last_order_date', 'day') }}
-                      as double precision) / (windowed.order_days - 1)
+        case
+            when windowed.order_days > 1
+                then cast({{ dbt.datediff('windowed.first_order_date_in_window', 'windowed.last_order_date', 'day') }} as double precision)  -- noqa: LT05
+                    / (windowed.order_days - 1)
         end as usual_order_gap_days,
         -- financial (财务)
         windowed.gross_profit,
@@ -119,23 +123,26 @@ final as (
         receivables.overdue_past_limit_amount,
         receivables.max_days_overdue,
         receivables.avg_days_to_pay,
-        case when windowed.list_amount > 0
-            then 1 - windowed.discounted_net_amount / windowed.list_amount
+        case
+            when windowed.list_amount > 0
+                then 1 - windowed.discounted_net_amount / windowed.list_amount
         end as avg_discount_rate,
         -- customer (客户)
         customers.annual_budget,
-        case when customers.annual_budget is not null
-            then greatest(customers.annual_budget - greatest(windowed.revenue, 0), 0)
+        case
+            when customers.annual_budget is not null
+                then greatest(customers.annual_budget - greatest(windowed.revenue, 0), 0)
         end as budget_headroom,
-        case when customers.annual_budget > 0
-            then windowed.revenue / customers.annual_budget
+        case
+            when customers.annual_budget > 0
+                then windowed.revenue / customers.annual_budget
         end as share_of_wallet,
         engagement.relationship_level,
         engagement.relationship_score,
         engagement.roles_covered,
         customers.is_strategic_partner,
         case when customers.is_strategic_partner then 1 else 0 end as strategic_partner_flag,
-        {{ dbt.datediff('customers.customer_since_month', 'windowed.as_of_month', 'month') }} as tenure_months,
+        {{ dbt.datediff('customers.customer_since_month', 'windowed.as_of_month', 'month') }} as tenure_months,  -- noqa: LT05
         -- service (服务)
         service.complaints,
         service.severe_complaints,
@@ -151,11 +158,13 @@ final as (
         engagement.days_since_last_visit,
         engagement.latest_sales_stage,
         -- concentration and mix
-        case when windowed.revenue > 0
-            then windowed.largest_order_amount / windowed.revenue
+        case
+            when windowed.revenue > 0
+                then windowed.largest_order_amount / windowed.revenue
         end as largest_order_share,
-        case when windowed.revenue > 0
-            then windowed.service_solution_revenue / windowed.revenue
+        case
+            when windowed.revenue > 0
+                then windowed.service_solution_revenue / windowed.revenue
         end as service_solution_share,
         windowed.month_revenue
     from windowed

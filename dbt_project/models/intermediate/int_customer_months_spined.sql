@@ -2,8 +2,7 @@
 -- (creation or first activity) to the month of the run date: the history
 -- has no holes (DOMAIN §6: every month has a row, X when inactive).
 with recursive months as (
-    select
-        min(customer_since_month) as as_of_month
+    select min(customer_since_month) as as_of_month
     from {{ ref('dim_customers') }}
 
     union all
@@ -32,7 +31,7 @@ final as (
             as window_start_month
     from customers
     inner join months
-        on months.as_of_month >= customers.customer_since_month
+        on customers.customer_since_month <= months.as_of_month
 )
 
 select * from final

@@ -22,56 +22,65 @@ with spine as (
 ),
 
 run as (
-    select max(as_of_month) as run_month, max(as_of_date) as run_date from spine
+    select
+        max(as_of_month) as run_month,
+        max(as_of_date) as run_date
+    from spine
 ),
 
 calendar as (
     -- the months recomputed, with their as-of dates (the same for every customer)
-    select distinct as_of_month, as_of_date
+    select distinct
+        as_of_month,
+        as_of_date
     from spine
     where as_of_month >= {{ kam_from_month() }}
 ),
 
 invoices as (
     select
-        lines.customer_id,
-        lines.invoice_due_date,
-        lines.order_date,
-        lines.net_amount,
-        lines.paid_amount,
-        lines.paid_date,
-        {{ month_start('lines.invoice_due_date') }} as due_month,
-        {{ month_start('lines.paid_date') }} as paid_month,
-        {{ kam_first_as_of_month('lines.invoice_due_date', 'run.run_date', false) }} as due_by_month,
-        {{ kam_first_as_of_month('lines.invoice_due_date', 'run.run_date', true) }} as past_due_month,
-        {{ kam_first_as_of_month('cast(' ~ dbt.dateadd('day', var('overdue_days'), 'lines.invoice_due_date') ~ ' as date)', 'run.run_date', true) }}
+        order_lines.customer_id,
+        order_lines.invoice_due_date,
+        order_lines.order_date,
+        order_lines.net_amount,
+        order_lines.paid_amount,
+        order_lines.paid_date,
+        {{ month_start('order_lines.invoice_due_date') }} as due_month,
+        {{ month_start('order_lines.paid_date') }} as paid_month,
+        {{ kam_first_as_of_month('order_lines.invoice_due_date', 'run.run_date', false) }} as due_by_month,
+        {{ kam_first_as_of_month('order_lines.invoice_due_date', 'run.run_date', true) }} as past_due_month,
+        {{ kam_first_as_of_month('cast(' ~ dbt.dateadd('day', var('overdue_days'), 'order_lines.invoice_due_date') ~ ' as date)', 'run.run_date', true) }}  -- noqa: LT05
             as past_limit_month,
-        {{ kam_first_as_of_month('lines.paid_date', 'run.run_date', false) }} as paid_by_month,
-        {{ dbt.datediff('lines.order_date', 'lines.paid_date', 'day') }} as days_to_pay
-    from {{ ref('fct_order_lines') }} as lines
+        {{ kam_first_as_of_month('order_lines.paid_date', 'run.run_date', false) }} as paid_by_month,
+        {{ dbt.datediff('order_lines.order_date', 'order_lines.paid_date', 'day') }} as days_to_pay  -- noqa: LT05
+    from {{ ref('fct_order_lines') }} as order_lines
     cross join run
-    where lines.is_revenue
-        and lines.invoice_due_date is not null
-        and lines.net_amount > 0
-        {%- if is_incremental() %}
+    where order_lines.is_revenue
+        and order_lines.invoice_due_date is not null
+        and order_lines.net_amount > 0
+    {%- if is_incremental() %}
         -- due or paid inside the window read, or maybe still open (the rest cannot reach a month recomputed)
-        and (lines.invoice_due_date >= {{ read_from }} or lines.paid_date >= {{ read_from }}
-             or lines.paid_date is null or lines.paid_amount < lines.net_amount - {{ var('paid_tolerance') }})
+        and (order_lines.invoice_due_date >= {{ read_from }} or order_lines.paid_date >= {{ read_from }}
+             or order_lines.paid_date is null or order_lines.paid_amount < order_lines.net_amount - {{ var('paid_tolerance') }})
         {%- endif %}
 ),
 
 due_in_window as (
     -- due by the as-of date of a month recomputed or of the window before it
-    select * from invoices where due_by_month is not null and due_month >= {{ read_from }}
+    select * from invoices
+    where due_by_month is not null and due_month >= {{ read_from }}
 ),
 
 paid_in_window as (
-    select * from invoices where paid_by_month is not null and paid_month >= {{ read_from }}
+    select * from invoices
+    where paid_by_month is not null and paid_month >= {{ read_from }}
 ),
 
 collected_in_window as (
     -- due and paid by the as-of date: from the later of the two months
-    select *, greatest(due_by_month, paid_by_month) as collected_month
+    select
+        *,
+        greatest(due_by_month, paid_by_month) as collected_month
     from due_in_window
     where paid_by_month is not null
         and greatest(due_by_month, paid_by_month) < {{ kam_add_months('due_month', w) }}
@@ -79,29 +88,78 @@ collected_in_window as (
 
 changes as (
     -- due inside the window and by the as-of date: from due_by_month to w-1 months after the due month
-    select customer_id, due_by_month as as_of_month,
-        net_amount as due_amount, 1 as due_count, 0 as collected_amount, 0 as days_to_pay, 0 as paid_count
+    select
+        customer_id,
+        due_by_month as as_of_month,
+        net_amount as due_amount,
+        1 as due_count,
+        0 as collected_amount,
+        0 as days_to_pay,
+        0 as paid_count
     from due_in_window
     union all
-    select customer_id, {{ kam_add_months('due_month', w) }}, -net_amount, -1, 0, 0, 0
+    select
+        customer_id,
+        {{ kam_add_months('due_month', w) }} as as_of_month,
+        -net_amount as due_amount,
+        -1 as due_count,
+        0 as collected_amount,
+        0 as days_to_pay,
+        0 as paid_count
     from due_in_window
     union all
-    select customer_id, collected_month, 0, 0, paid_amount, 0, 0
+    select
+        customer_id,
+        collected_month as as_of_month,
+        0 as due_amount,
+        0 as due_count,
+        paid_amount as collected_amount,
+        0 as days_to_pay,
+        0 as paid_count
     from collected_in_window
     union all
-    select customer_id, {{ kam_add_months('due_month', w) }}, 0, 0, -paid_amount, 0, 0
+    select
+        customer_id,
+        {{ kam_add_months('due_month', w) }} as as_of_month,
+        0 as due_amount,
+        0 as due_count,
+        -paid_amount as collected_amount,
+        0 as days_to_pay,
+        0 as paid_count
     from collected_in_window
     -- paid inside the window and by the as-of date
     union all
-    select customer_id, paid_by_month, 0, 0, 0, days_to_pay, 1
+    select
+        customer_id,
+        paid_by_month as as_of_month,
+        0 as due_amount,
+        0 as due_count,
+        0 as collected_amount,
+        days_to_pay,
+        1 as paid_count
     from paid_in_window
     union all
-    select customer_id, {{ kam_add_months('paid_month', w) }}, 0, 0, 0, -days_to_pay, -1
+    select
+        customer_id,
+        {{ kam_add_months('paid_month', w) }} as as_of_month,
+        0 as due_amount,
+        0 as due_count,
+        0 as collected_amount,
+        -days_to_pay as days_to_pay,
+        -1 as paid_count
     from paid_in_window
     -- no change: a row for every month computed, so the running sums reach it
     union all
-    select customer_id, as_of_month, 0, 0, 0, 0, 0
-    from spine where as_of_month >= {{ kam_from_month() }}
+    select
+        customer_id,
+        as_of_month,
+        0 as due_amount,
+        0 as due_count,
+        0 as collected_amount,
+        0 as days_to_pay,
+        0 as paid_count
+    from spine
+    where as_of_month >= {{ kam_from_month() }}
 ),
 
 monthly_changes as (
@@ -138,19 +196,22 @@ open_invoices as (
     select
         invoices.*,
         case
-            when paid_by_month is null or paid_amount < net_amount - {{ var('paid_tolerance') }} then run.run_month
-            else {{ kam_add_months('paid_by_month', -1) }}
+            when invoices.paid_by_month is null
+                or invoices.paid_amount < invoices.net_amount - {{ var('paid_tolerance') }}
+                then run.run_month
+            else {{ kam_add_months('invoices.paid_by_month', -1) }}
         end as open_until_month
     from invoices
     cross join run
-    where past_due_month is not null
+    where invoices.past_due_month is not null
 ),
 
 open_at_as_of as (
     select
         open_invoices.customer_id,
         calendar.as_of_month,
-        sum(open_invoices.net_amount
+        sum(
+            open_invoices.net_amount
             - case when open_invoices.paid_date <= calendar.as_of_date then open_invoices.paid_amount else 0 end)
             as overdue_amount,
         sum(case
@@ -162,8 +223,8 @@ open_at_as_of as (
         max({{ dbt.datediff('open_invoices.invoice_due_date', 'calendar.as_of_date', 'day') }}) as max_days_overdue
     from open_invoices
     inner join calendar
-        on calendar.as_of_month >= open_invoices.past_due_month
-        and calendar.as_of_month <= open_invoices.open_until_month
+        on open_invoices.past_due_month <= calendar.as_of_month
+        and open_invoices.open_until_month >= calendar.as_of_month
     group by open_invoices.customer_id, calendar.as_of_month
 ),
 
@@ -174,14 +235,16 @@ final as (
         -- amounts keep the scale of the sums they are (DuckDB's type; PostgreSQL's numeric would vary)
         cast(case when windowed.due_count > 0 then windowed.due_amount end as decimal(38, 2)) as invoiced_due_amount,
         cast(case when windowed.due_count > 0 then windowed.collected_amount end as decimal(38, 2)) as collected_amount,
-        case when windowed.due_count > 0
-            then cast(windowed.collected_amount as double precision) / windowed.due_amount
+        case
+            when windowed.due_count > 0
+                then cast(windowed.collected_amount as double precision) / windowed.due_amount
         end as collection_rate,
         cast(coalesce(open_at_as_of.overdue_amount, 0) as decimal(38, 2)) as overdue_amount,
         cast(coalesce(open_at_as_of.overdue_past_limit_amount, 0) as decimal(38, 2)) as overdue_past_limit_amount,
         open_at_as_of.max_days_overdue,
-        case when windowed.paid_count > 0
-            then cast(windowed.days_to_pay as double precision) / windowed.paid_count
+        case
+            when windowed.paid_count > 0
+                then cast(windowed.days_to_pay as double precision) / windowed.paid_count
         end as avg_days_to_pay
     from spine
     left join windowed

@@ -7,8 +7,8 @@ with order_lines as (
     select * from {{ ref('fct_order_lines') }}
     where is_revenue
         and order_id in (
-            select order_id from {{ ref('fct_order_lines') }}
-            where order_month >= {{ kam_from_month() }}
+            select changed.order_id from {{ ref('fct_order_lines') }} as changed
+            where changed.order_month >= {{ kam_from_month() }}
         )
 ),
 

@@ -17,7 +17,10 @@ with spine as (
 
 calendar as (
     -- the months recomputed and their as-of ends (the same for every customer)
-    select distinct as_of_month, as_of_end from spine
+    select distinct
+        as_of_month,
+        as_of_end
+    from spine
 ),
 
 closed as (
@@ -49,15 +52,17 @@ in_window as (
         sum(case when complaints.resolved_at < calendar.as_of_end then 1 else 0 end) as resolved_complaints,
         cast(avg(complaints.satisfaction) as double precision) as avg_satisfaction,
         sum(case
-            when complaints.opened_at >= cast({{ dbt.dateadd('day', -var('complaint_spike_days'), 'calendar.as_of_end') }}
-                                              as {{ dbt.type_timestamp() }})
-                then 1 else 0
+            when complaints.opened_at >= cast(
+                    {{ dbt.dateadd('day', -var('complaint_spike_days'), 'calendar.as_of_end') }} as {{ dbt.type_timestamp() }}  -- noqa: LT05
+                )
+                then 1
+            else 0
         end) as recent_complaints
     from complaints
     inner join calendar
         -- inside the window ending with the month, and opened by its as-of end
-        on calendar.as_of_month >= complaints.opened_month
-        and calendar.as_of_month <= complaints.last_window_month
+        on complaints.opened_month <= calendar.as_of_month
+        and complaints.last_window_month >= calendar.as_of_month
         and complaints.opened_at < calendar.as_of_end
     group by complaints.customer_id, calendar.as_of_month
 ),
@@ -70,14 +75,16 @@ open_at_as_of as (
         sum(case
             when complaints.is_severe
                 and (complaints.first_response_at is null or complaints.first_response_at >= calendar.as_of_end)
-                and complaints.opened_at < cast({{ dbt.dateadd('hour', -var('severe_complaint_sla_hours'), 'calendar.as_of_end') }}
-                                                as {{ dbt.type_timestamp() }})
-                then 1 else 0
+                and complaints.opened_at < cast(
+                    {{ dbt.dateadd('hour', -var('severe_complaint_sla_hours'), 'calendar.as_of_end') }} as {{ dbt.type_timestamp() }}  -- noqa: LT05
+                )
+                then 1
+            else 0
         end) as severe_past_sla
     from complaints
     inner join calendar
         -- from its opening month, until the month it closed in
-        on calendar.as_of_month >= complaints.opened_month
+        on complaints.opened_month <= calendar.as_of_month
         and calendar.as_of_month <= complaints.open_until_month
         -- point in time: still open at the as-of date (a closed ticket without
         -- resolved_at counts as resolved when it was last updated)
@@ -95,8 +102,9 @@ final as (
         coalesce(open_at_as_of.open_complaints, 0) as open_complaints,
         coalesce(open_at_as_of.severe_past_sla, 0) as severe_complaints_past_sla,
         in_window.median_first_response_hours,
-        case when in_window.complaints > 0
-            then cast(in_window.resolved_complaints as double precision) / in_window.complaints
+        case
+            when in_window.complaints > 0
+                then cast(in_window.resolved_complaints as double precision) / in_window.complaints
         end as resolution_rate,
         in_window.avg_satisfaction,
         coalesce(in_window.recent_complaints, 0) as recent_complaints

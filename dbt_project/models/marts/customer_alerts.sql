@@ -5,20 +5,21 @@
 {#- §8 complaint spike: recent complaints at least the minimum count and a multiple of the
     window's monthly average (one definition, used by the filter and the reason) -#}
 {%- set spike -%}
-    (recent_complaints >= {{ var('complaint_spike_min_count') }}
-     and recent_complaints >= {{ var('complaint_spike_multiplier') }} * complaints / window_months)
+(recent_complaints >= {{ var('complaint_spike_min_count') }}
+and recent_complaints >= {{ var('complaint_spike_multiplier') }} * complaints / window_months)
 {%- endset %}
 {{ kam_monthly_config() }}
 with monthly as (
     select
         cvm.*,
-        lag(tier) over (partition by customer_id order by as_of_month) as previous_tier,
+        lag(cvm.tier) over (partition by cvm.customer_id order by cvm.as_of_month) as previous_tier,
         {%- for i in range(1, n + 1) %}
-        lag(value_score, {{ i }}) over (partition by customer_id order by as_of_month) as value_score_lag{{ i }},
+        lag(cvm.value_score, {{ i }}) over (partition by cvm.customer_id order by cvm.as_of_month)
+            as value_score_lag{{ i }},
         {%- endfor %}
         {{ var('window_months') }} as window_months
     from {{ ref('customer_value_monthly') }} as cvm
-    where as_of_month >= {{ kam_read_from_month([n, 1] | max) }}
+    where cvm.as_of_month >= {{ kam_read_from_month([n, 1] | max) }}
 ),
 
 ranks as (
@@ -60,7 +61,8 @@ complaint_spike as (
         customer_id,
         as_of_month,
         'complaint_spike' as alert_type,
-        concat_ws('; ',
+        concat_ws(
+            '; ',
             case
                 when severe_complaints_past_sla > 0
                     then {{ num_text('severe_complaints_past_sla') }}
@@ -85,8 +87,8 @@ overdue_payment as (
         as_of_month,
         'overdue_payment' as alert_type,
         {{ num_text('overdue_past_limit_amount') }} || ' overdue by more than '
-            || {{ num_text(var('overdue_days')) }} || ' days (oldest ' || {{ num_text('max_days_overdue') }}
-            || ' days past due; total overdue ' || {{ num_text('overdue_amount') }} || ')' as reason
+        || {{ num_text(var('overdue_days')) }} || ' days (oldest ' || {{ num_text('max_days_overdue') }}
+        || ' days past due; total overdue ' || {{ num_text('overdue_amount') }} || ')' as reason
     from {{ ref('int_customer_metrics_windowed') }}
     where overdue_past_limit_amount > {{ var('paid_tolerance') }}
         and as_of_month >= {{ kam_from_month() }}
@@ -117,8 +119,8 @@ margin_erosion as (
         as_of_month,
         'margin_erosion' as alert_type,
         'key account margin ' || {{ pct_text('gross_margin') }} || ' below the company floor of '
-            || {{ pct_text('margin_floor') }} || ' (' || {{ num_text(100 * var('margin_floor_percentile')) }}
-            || 'th percentile)' as reason
+        || {{ pct_text('margin_floor') }} || ' (' || {{ num_text(100 * var('margin_floor_percentile')) }}
+        || 'th percentile)' as reason
     from monthly
     where size_class = 'key'
         and gross_margin < margin_floor
@@ -130,7 +132,7 @@ tier_downgrade as (
         monthly.as_of_month,
         'tier_downgrade' as alert_type,
         'tier ' || monthly.previous_tier || ' -> ' || monthly.tier || ' (value score '
-            || coalesce({{ num_text('monthly.value_score', 1) }}, 'n/a') || ')' as reason
+        || coalesce({{ num_text('monthly.value_score', 1) }}, 'n/a') || ')' as reason
     from monthly
     inner join ranks as now_rank
         on monthly.tier = now_rank.tier
@@ -145,7 +147,7 @@ rising_star as (
         as_of_month,
         'rising_star' as alert_type,
         'tier ' || tier || ' customer: revenue growth ' || {{ pct_text('revenue_growth') }}
-            || ', value score up {{ n }} months in a row to ' || {{ num_text('value_score', 1) }} as reason
+        || ', value score up {{ n }} months in a row to ' || {{ num_text('value_score', 1) }} as reason
     from monthly
     where tier in ({{ "'" ~ var('rising_star_tiers') | join("', '") ~ "'" }})
         and revenue_growth >= {{ var('rising_star_growth') }}

@@ -3,14 +3,38 @@
 -- Incremental by month (kam_monthly_config): a daily run replaces the months from
 -- var('rebuild_from_month') on; `kam run --full-refresh` gives the same rows.
 {{ kam_monthly_config() }}
-with classified as (
-    select * from {{ ref('int_customer_tiers_classified') }}
+with metrics as (
+    select * from {{ ref('int_customer_metrics_windowed') }}
     where as_of_month >= {{ kam_from_month() }}
 ),
 
-metrics as (
-    -- the metrics behind the classes (int_customer_tiers_classified keeps only its own columns)
-    select * from {{ ref('int_customer_metrics_windowed') }}
+values_scored as (
+    select * from {{ ref('int_customer_values_scored') }}
+    where as_of_month >= {{ kam_from_month() }}
+),
+
+abc as (
+    select * from {{ ref('int_customer_abc_classified') }}
+    where as_of_month >= {{ kam_from_month() }}
+),
+
+pseudo as (
+    select * from {{ ref('int_customer_pseudo_key_accounts') }}
+    where as_of_month >= {{ kam_from_month() }}
+),
+
+tiers as (
+    select * from {{ ref('int_customer_tiers_assigned') }}
+    where as_of_month >= {{ kam_from_month() }}
+),
+
+segments as (
+    select * from {{ ref('int_customer_segments_classified') }}
+    where as_of_month >= {{ kam_from_month() }}
+),
+
+margins as (
+    select * from {{ ref('int_company_margins_monthly') }}
     where as_of_month >= {{ kam_from_month() }}
 ),
 
@@ -20,33 +44,33 @@ labels as (
 
 final as (
     select
-        classified.customer_id,
-        classified.as_of_month,
+        tiers.customer_id,
+        tiers.as_of_month,
         metrics.as_of_date,
         metrics.is_complete_month,
         -- classes (§6)
-        classified.tier,
+        tiers.tier,
         labels.label_en as tier_label_en,
         labels.label_zh as tier_label_zh,
-        classified.computed_tier,
-        classified.raw_tier,
-        classified.score_tier,
-        classified.override_reason,
-        classified.abc_class,
-        classified.prior_share,
-        classified.size_class,
-        classified.value_quadrant,
-        classified.is_pseudo_key_account,
-        classified.profit_role,
-        classified.value_type,
+        tiers.computed_tier,
+        tiers.raw_tier,
+        tiers.score_tier,
+        tiers.override_reason,
+        abc.abc_class,
+        abc.prior_share,
+        tiers.size_class,
+        segments.value_quadrant,
+        pseudo.is_pseudo_key_account,
+        segments.profit_role,
+        segments.value_type,
         -- scores (§5)
-        classified.value_score,
-        classified.current_value_score,
-        classified.potential_value_score,
-        classified.financial_score,
-        classified.sales_score,
-        classified.customer_score,
-        classified.service_score,
+        values_scored.value_score,
+        values_scored.current_value_score,
+        values_scored.potential_value_score,
+        values_scored.financial_score,
+        values_scored.sales_score,
+        values_scored.customer_score,
+        values_scored.service_score,
         -- sales metrics (§4)
         metrics.revenue,
         metrics.previous_revenue,
@@ -88,14 +112,28 @@ final as (
         metrics.days_since_last_visit,
         metrics.latest_sales_stage,
         -- company references of the month
-        classified.median_gross_margin,
-        classified.margin_floor
-    from classified
+        margins.median_gross_margin,
+        margins.margin_floor
+    from tiers
     inner join metrics
-        on classified.customer_id = metrics.customer_id
-        and classified.as_of_month = metrics.as_of_month
+        on tiers.customer_id = metrics.customer_id
+        and tiers.as_of_month = metrics.as_of_month
+    inner join values_scored
+        on tiers.customer_id = values_scored.customer_id
+        and tiers.as_of_month = values_scored.as_of_month
+    inner join pseudo
+        on tiers.customer_id = pseudo.customer_id
+        and tiers.as_of_month = pseudo.as_of_month
+    inner join segments
+        on tiers.customer_id = segments.customer_id
+        and tiers.as_of_month = segments.as_of_month
+    left join abc
+        on tiers.customer_id = abc.customer_id
+        and tiers.as_of_month = abc.as_of_month
+    left join margins
+        on tiers.as_of_month = margins.as_of_month
     inner join labels
-        on classified.tier = labels.tier
+        on tiers.tier = labels.tier
 )
 
 select

@@ -20,11 +20,20 @@ visits as (
 ),
 
 fact_dates as (
-    select customer_id, order_date as activity_date from order_lines
+    select
+        customer_id,
+        order_date as activity_date
+    from order_lines
     union all
-    select customer_id, cast(opened_at as date) as activity_date from complaints
+    select
+        customer_id,
+        cast(opened_at as date) as activity_date
+    from complaints
     union all
-    select customer_id, visit_date as activity_date from visits
+    select
+        customer_id,
+        visit_date as activity_date
+    from visits
 ),
 
 activity as (
@@ -51,7 +60,7 @@ mastered as (
         activity.first_activity_date,
         activity.last_activity_date,
         false as is_inferred,
-        {{ month_start("least(cast(customers.created_at as date), coalesce(activity.first_activity_date, cast(customers.created_at as date)))") }} as customer_since_month
+        {{ month_start("least(cast(customers.created_at as date), coalesce(activity.first_activity_date, cast(customers.created_at as date)))") }} as customer_since_month  -- noqa: LT05
     from customers
     left join activity
         on customers.customer_id = activity.customer_id

@@ -20,7 +20,7 @@ final as (
         status,
         status in ('open', 'in_progress') as is_open,
         first_response_at,
-        {{ dbt.datediff('opened_at', 'first_response_at', 'minute') }} / 60.0 as first_response_hours,
+        {{ dbt.datediff('opened_at', 'first_response_at', 'minute') }} / 60.0 as first_response_hours,  -- noqa: LT05
         resolved_at,
         satisfaction,
         updated_at,

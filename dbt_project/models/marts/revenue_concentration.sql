@@ -7,13 +7,13 @@ with ranked as (
         as_of_month,
         customer_id,
         revenue,
-        row_number() over (partition by as_of_month order by revenue desc, customer_id) as revenue_rank,
+        row_number() over (partition by as_of_month order by revenue desc, customer_id asc) as revenue_rank,
         row_number() over (partition by as_of_month order by revenue, customer_id) as ascending_rank,
         count(*) over (partition by as_of_month) as customers,
         sum(revenue) over (partition by as_of_month) as total_revenue,
         coalesce(sum(revenue) over (
             partition by as_of_month
-            order by revenue desc, customer_id
+            order by revenue desc, customer_id asc
             rows between unbounded preceding and 1 preceding
         ), 0) as revenue_above
     from {{ ref('customer_value_monthly') }}
@@ -27,13 +27,13 @@ final as (
         max(customers) as customers,
         max(total_revenue) as revenue,
         sum(case when revenue_rank <= ceiling({{ var('pareto_top_share') }} * customers) then revenue else 0 end)
-            / max(total_revenue) as top20_share,
+        / max(total_revenue) as top20_share,
         -- fewest customers whose revenue reaches 80%: those with less than 80% above them
         sum(case when revenue_above < {{ var('pareto_revenue_share') }} * total_revenue then 1 else 0 end)
             as customers_for_80pct,
         -- Gini = 2 * sum(i * x_i) / (n * sum(x)) - (n + 1) / n, x ascending
         2.0 * sum(ascending_rank * revenue) / (max(customers) * max(total_revenue))
-            - (max(customers) + 1.0) / max(customers) as gini
+        - (max(customers) + 1.0) / max(customers) as gini
     from ranked
     group by as_of_month
 )
