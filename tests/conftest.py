@@ -63,7 +63,8 @@ def small_marts(tmp_path):
     from kam.marts import PUBLICATION_PARTITIONS, PUBLISHED_MARTS
     from kam.warehouse import warehouse
 
-    s = Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing")
+    # no report: it reads the real marts' columns (tests/e2e/test_report.py covers it)
+    s = Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing", report_months=0)
     with warehouse(s) as con:
         con.execute("create schema if not exists marts")
         for mart in PUBLISHED_MARTS:
@@ -157,3 +158,23 @@ def pg_database():
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+
+
+# --- A real browser (issue: report and dashboard) ------------------------------------------
+# Debian's Chromium, installed by `make browser` (a prerequisite of `make test`). Without it
+# the browser tests skip with the reason; with CI=true they fail instead.
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        reason = "Chromium not found (make browser installs Debian's chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    return found
+
+
+def chromium(url: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Headless Chromium on ``url`` (scripts run until idle, at most 20 s of page time)."""
+    cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", *args, url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

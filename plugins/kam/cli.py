@@ -89,6 +89,7 @@ def _settle_run(settings: Settings, run_date: dt.date, outcomes: list, echo_publ
                             proven.publication_id)
             if echo_published:
                 print("\n" + proven.describe())
+                _print_report(settings)
             return 0
     print(f"\nFAILED: {failed_text}. The served marts were not changed by this run.", file=sys.stderr)
     for line in reasons[:10]:
@@ -119,6 +120,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     print()
     print(demo_summary(settings))
+    _print_report(settings)
+    return 0
+
+
+def _print_report(settings) -> None:
+    if settings.report_path.exists():
+        print(f"report: {settings.report_path}  (open it in a browser; kam report writes another month)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from kam.report import write_report
+    from kam.report.source import duckdb_file, postgres_schema
+
+    settings = _settings(args)
+    month = dt.date.fromisoformat(args.month) if args.month else None
+    if month is not None and month.day != 1:
+        print(f"error: --month {args.month} must be the first day of a month (YYYY-MM-01)", file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve() if args.out else settings.report_path
+    if settings.target == "postgres":
+        source = postgres_schema(settings.pg_dsn)
+    elif not _exists(settings.published_path, "nothing published yet at"):
+        return 2
+    else:
+        source = duckdb_file(settings.published_path)
+    with source as src:
+        written = write_report(src, out, month=month, months=settings.report_months)
+    print(written.describe())
     return 0
 
 
@@ -290,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--month", help="as_of_month YYYY-MM-01 (default: the latest complete month)")
     e.set_defaults(func=cmd_explain)
 
+    rp = sub.add_parser("report", help="write the key-account report (HTML) from the published marts")
+    rp.add_argument("--month", help="the report month, YYYY-MM-01 (default: the latest complete month)")
+    rp.add_argument("--out", help="file to write (default: $KAM_HOME/published/report.html)")
+    rp.set_defaults(func=cmd_report)
     rb = sub.add_parser("rollback", help="serve an earlier publication again (kept under published/history)")
     rb.add_argument("--to", type=int, default=None, help="publication id (default: the one before)")
     rb.add_argument("--list", action="store_true", help="list the kept publications, change nothing")

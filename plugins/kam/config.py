@@ -81,6 +81,7 @@ class Settings:
     pg_dsn: str | None = None  # KAM_PG_DSN: the PostgreSQL warehouse (target postgres)
     bi_role: str = "kam_bi"  # KAM_BI_ROLE: read-only role for BI on schema analytics
     bi_password: str | None = None  # KAM_BI_PASSWORD: its password (never written to disk by kam)
+    report_months: int = 12  # KAM_REPORT_MONTHS: months in the picker of published/report.html (0: no report)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -101,6 +102,11 @@ class Settings:
     @property
     def published_path(self) -> Path:
         return self.published_dir / "analytics.duckdb"
+
+    @property
+    def report_path(self) -> Path:
+        """The key-account report of the served publication (kam.report)."""
+        return self.published_dir / "report.html"
 
     @property
     def parquet_dir(self) -> Path:
@@ -195,4 +201,5 @@ def load_settings() -> Settings:
         pg_dsn=os.environ.get("KAM_PG_DSN") or None,
         bi_role=os.environ.get("KAM_BI_ROLE") or "kam_bi",
         bi_password=os.environ.get("KAM_BI_PASSWORD") or None,
+        report_months=_env_int("KAM_REPORT_MONTHS", 12, minimum=0),
     )

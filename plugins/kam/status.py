@@ -89,6 +89,7 @@ def collect_status(settings: Settings) -> dict:
         "target": settings.target,
         "published_file": str(settings.published_path),
         "published_exists": settings.published_path.exists(),
+        "report_file": str(settings.report_path) if settings.report_path.exists() else None,
         "last_run": last_run(settings),
     }
     if settings.target == "postgres":
@@ -148,6 +149,8 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
     lines = [f"KAM_HOME        {report['kam_home']}", landing,
              f"published file  {report['published_file']}"
              + ("" if report["published_exists"] else "  (none yet)")]
+    if report["report_file"]:
+        lines.append(f"report          {report['report_file']}")
     if run:
         lines.append(f"last run        run date {run['run_date']}, finished {run['finished_at']} "
                      f"(target {run['target']}): {run['outcome'][:800]}")

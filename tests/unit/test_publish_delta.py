@@ -94,3 +94,12 @@ def test_without_the_served_publications_fingerprints_it_is_written_from_scratch
     pub = publish(settings, "r2", D)
     assert set(pub.written.values()) == {"copied"}
     assert _served(settings) == _warehouse_marts(settings)
+
+
+def test_with_no_report_asked_a_publication_leaves_no_report_of_an_earlier_one(settings):
+    assert settings.report_months == 0
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    settings.report_path.write_text("<html>publication #0</html>")
+    publish(settings, "r1", D)
+    assert not settings.report_path.exists()
+    assert not list(settings.published_dir.glob(".report.*"))

@@ -141,12 +141,19 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
 
     _verify(tmp, counts)
     clock.lap("verified")
+    # the report of this publication, read from the file about to be served, renamed in beside it
+    staged_report = _stage_report(settings, tmp, pub_id, run_date)
+    clock.lap("report")
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())
     checkpoint("publish.after_verify")
     keep_previous(settings, pub_id)
     checkpoint("publish.after_history")
     os.replace(tmp, settings.published_path)
+    if staged_report is not None:
+        os.replace(staged_report, settings.report_path)
+    else:  # KAM_REPORT_MONTHS=0: no report, and none of an earlier publication left to mislead
+        settings.report_path.unlink(missing_ok=True)
     fsync_dir(settings.published_dir)
     checkpoint("publish.after_replace")
     clock.lap("served")
@@ -160,6 +167,22 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
              ", ".join(f"{k} {v} rows ({written.get(k, 'copied')})" for k, v in counts.items()),
              ", ".join(f"{c.table} {c.how}" for c in copies), clock)
     return Publication(pub_id, "published", settings.published_path, counts, written=written)
+
+
+def _stage_report(settings: Settings, path: Path, pub_id: int, run_date: dt.date) -> Path | None:
+    from kam.report import write_report
+    from kam.report.source import duckdb_file
+
+    for leftover in settings.published_dir.glob(".report.*.html"):  # of an interrupted publication
+        leftover.unlink(missing_ok=True)
+    if settings.report_months == 0:
+        return None
+    staged = settings.published_dir / f".report.{pub_id}.html"
+    with duckdb_file(path) as src:
+        written = write_report(src, staged, months=settings.report_months,
+                               publication={"publication_id": pub_id, "run_date": run_date.isoformat()})
+    log.info("%s", written.describe())
+    return staged
 
 
 class _Clock:

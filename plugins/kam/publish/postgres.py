@@ -126,7 +126,23 @@ def publish_postgres(settings: Settings, run_id: str | None, run_date: dt.date,
     with warehouse(settings) as con:
         mark_published(con, pub_id, counts)
     log.info("publication %s: %s (%s)", pub_id, where, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    _write_report(settings, pub_id, run_date)
     return Publication(pub_id, "published", None, counts)
+
+
+def _write_report(settings: Settings, pub_id: int, run_date: dt.date) -> None:
+    """published/report.html from the schema just served (written after the swap: a report
+    cannot be staged inside the server's transaction)."""
+    from kam.report import write_report
+    from kam.report.source import postgres_schema
+
+    if settings.report_months == 0:
+        settings.report_path.unlink(missing_ok=True)
+        return
+    with postgres_schema(settings.pg_dsn, SERVED_SCHEMA) as src:
+        written = write_report(src, settings.report_path, months=settings.report_months,
+                               publication={"publication_id": pub_id, "run_date": run_date.isoformat()})
+    log.info("%s", written.describe())
 
 
 def _exists(cur, schema: str, table: str) -> bool:

@@ -72,9 +72,23 @@ def rollback(settings: Settings, to_publication: int | None = None) -> Publicati
     os.replace(tmp, settings.published_path)
     fsync_dir(settings.published_dir)
     write_parquet(settings, target.publication_id, {table: None for table in counts})
+    _rewrite_report(settings, target)
     with warehouse(settings) as con:
         con.execute("update ops.publications set row_counts = ?, finished_at = current_localtimestamp() "
                     "where publication_id = ?", [json.dumps(counts), pub_id])
     log.warning("rolled back: now serving publication %s", target.publication_id)
     return Publication(target.publication_id, "rolled_back", settings.published_path, counts,
                        reason=f"was {served}")
+
+
+def _rewrite_report(settings: Settings, target: KeptFile) -> None:
+    """The report follows the served file: that of the publication rolled back to."""
+    from kam.report import write_report
+    from kam.report.source import duckdb_file
+
+    if settings.report_months == 0:
+        settings.report_path.unlink(missing_ok=True)
+        return
+    with duckdb_file(settings.published_path) as src:
+        write_report(src, settings.report_path, months=settings.report_months,
+                     publication={"publication_id": target.publication_id, "run_date": str(target.run_date)})
