@@ -8,8 +8,12 @@ STAMP := $(VENV)/.installed
 # SQLFluff with the dbt templater lives in its own venv: it pins click below Airflow's lock
 LINT_VENV := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed
+# Apache Superset (make bi) has its own venv too: it pins Flask, SQLAlchemy < 2 and pandas < 2.2
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed
+BI_LOCK := deploy/superset/requirements-bi.lock
 
-.PHONY: setup demo test test-fast lint browser bench lock lock-lint clean
+.PHONY: setup demo test test-fast lint browser bi bi-install bench lock lock-lint lock-bi clean
 
 setup: $(STAMP)
 
@@ -27,17 +31,32 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/kam demo
 
-# Headless Chromium and a CJK font for the browser tests (Debian packages; root or sudo).
+# Headless Chromium, its driver and a CJK font for the browser tests (Debian packages; root or sudo).
 browser:
-	@if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then exit 0; fi; \
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then exit 0; fi; \
 	 command -v apt-get >/dev/null || { echo "error: no chromium and no apt-get: install Chromium and a CJK font (e.g. fonts-wqy-microhei) yourself"; exit 1; }; \
 	 sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
 	 echo "installing Debian's chromium and fonts-wqy-microhei for the browser tests …"; \
-	 $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei >/dev/null \
-	   || { $$sudo apt-get update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei >/dev/null; }
+	 $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei >/dev/null \
+	   || { $$sudo apt-get update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei >/dev/null; }
+
+$(BI_STAMP): $(BI_LOCK)
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BIN)/uv pip install --quiet --python $(BI_VENV)/bin/python -r $(BI_LOCK) \
+	  || $(BI_VENV)/bin/python -m pip install --quiet -r $(BI_LOCK)
+	touch $(BI_STAMP)
+
+bi-install: setup $(BI_STAMP)
+
+# The Superset dashboard on http://127.0.0.1:8088 (admin / $$SUPERSET_ADMIN_PASSWORD, default
+# admin), on the published marts of $$KAM_HOME (run make demo first); docs/dashboard.md.
+bi: bi-install
+	$(BI_VENV)/bin/python deploy/superset/kam_superset.py bootstrap
+	$(BI_VENV)/bin/python deploy/superset/kam_superset.py import
+	$(BI_VENV)/bin/python deploy/superset/kam_superset.py serve
 
 # The whole suite, as CI runs it (.ci/run): lint, then every test (docs/testing.md).
-test: setup lint browser
+test: setup lint browser bi-install
 	$(BIN)/python -m pytest -q
 
 # Day-to-day: lint, then unit and integration tests, no full pipeline run (-m "not slow").
@@ -67,6 +86,9 @@ lock:
 
 lock-lint:
 	$(BIN)/uv pip compile --python $(BIN)/python requirements-lint.in -o requirements-lint.lock
+
+lock-bi: $(BI_STAMP)
+	$(BIN)/uv pip compile --python $(BI_VENV)/bin/python deploy/superset/requirements-bi.in -o $(BI_LOCK)
 
 clean:
 	rm -rf .kam landing dbt_project/target dbt_project/logs

@@ -17,7 +17,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 SECRETS = ("AIRFLOW_DB_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY",
-           "KAM_WAREHOUSE_PASSWORD", "KAM_BI_PASSWORD")
+           "KAM_WAREHOUSE_PASSWORD", "KAM_BI_PASSWORD", "SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}; $$ escapes a dollar
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -160,3 +160,17 @@ def test_image_is_the_pinned_airflow(compose):
     version = re.search(r"^apache-airflow==(\S+)$", lock, re.M).group(1)
     assert re.search(rf"^FROM apache/airflow:{re.escape(version)}-python3\.11$", dockerfile, re.M)
     assert "requirements.lock" in dockerfile
+
+
+def test_superset_is_an_optional_service_configured_as_make_bi(compose):
+    superset = compose["services"]["superset"]
+    assert superset["profiles"] == ["bi"]
+    assert superset["build"]["dockerfile"] == "deploy/superset/Dockerfile"
+    dockerfile = (REPO / "deploy" / "superset" / "Dockerfile").read_text()
+    assert "requirements-bi.lock" in dockerfile and "apache-airflow" not in dockerfile  # its own environment
+    script = superset["command"][-1]
+    steps = [line.split("kam_superset.py ")[1] for line in script.splitlines() if "kam_superset.py" in line]
+    assert steps == ["bootstrap", "import", "serve"]  # the steps of `make bi`
+    assert "kam-home:/opt/kam-home:ro" in superset["volumes"]  # it reads the published marts, never writes
+    assert superset["environment"]["KAM_HOME"] == "/opt/kam-home"
+    assert "http://localhost:8088/health" in " ".join(superset["healthcheck"]["test"])
