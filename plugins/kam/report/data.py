@@ -2,9 +2,9 @@
 
 Every function returns plain Python (lists, dicts, numbers) ready for JSON. Large
 inputs are reduced here, not in the browser: the Lorenz curve to at most
-``LORENZ_POINTS`` points, the quadrant scatter to every key account and pseudo key
-account plus a deterministic sample of the others (``QUADRANT_SAMPLE``), with the
-quadrant counts always over all customers.
+``LORENZ_POINTS`` points, the quadrant scatter to the largest pseudo key accounts and
+key accounts by revenue plus a repeatable sample of the others (``QUADRANT_*``), with
+the quadrant counts always over all customers: its size does not grow with the customers.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from kam.errors import KamError
 from kam.report.source import Source, month_literal
 
 LORENZ_POINTS = 400
-QUADRANT_SAMPLE = 1500
+QUADRANT_PSEUDO = 500  # pseudo key accounts shown: the largest by revenue
+QUADRANT_KEY = 1000  # key accounts shown: the largest by revenue
+QUADRANT_SAMPLE = 1000  # other scored customers: a repeatable sample
 TOP_ALERT_ACCOUNTS = 5
 LARGEST_CHANGES = 15
 TIER_ORDER = ["A", "B", "C", "D", "P", "X"]
@@ -129,12 +131,14 @@ def quadrant(src: Source, month: dt.date) -> dict:
                    f"where as_of_month = {month_literal(month)} "
                    "and current_value_score is not null and potential_value_score is not null")
     counts = {str(k): int(v) for k, v in df["value_quadrant"].value_counts().items()}
-    always = df["is_pseudo_key_account"].astype(bool) | (df["size_class"] == "key")
-    rest = df[~always]
+    df = df.assign(revenue=df["revenue"].astype(float))
+    pseudo = df["is_pseudo_key_account"].astype(bool)
+    key = (df["size_class"] == "key") & ~pseudo
+    rest = df[~pseudo & ~key]
     if len(rest) > QUADRANT_SAMPLE:  # the same customers every run: ordered by a hash of the id
         order = pd.util.hash_pandas_object(rest["customer_id"], index=False).sort_values().index
         rest = rest.loc[order[:QUADRANT_SAMPLE]]
-    shown = pd.concat([df[always], rest])
+    shown = pd.concat([_largest(df[pseudo], QUADRANT_PSEUDO), _largest(df[key], QUADRANT_KEY), rest])
     points = []
     for pseudo in (False, True):
         part = shown[shown["is_pseudo_key_account"].astype(bool) == pseudo]
@@ -147,6 +151,10 @@ def quadrant(src: Source, month: dt.date) -> dict:
             "revenue": part["revenue"].astype(float).round(0).tolist(),
         })
     return {"points": points, "counts": counts, "scored": int(len(df)), "shown": int(len(shown))}
+
+
+def _largest(part: pd.DataFrame, n: int) -> pd.DataFrame:
+    return part.sort_values(["revenue", "customer_id"], ascending=[False, True]).head(n)
 
 
 def alerts(src: Source, month: dt.date) -> dict:
