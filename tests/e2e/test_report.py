@@ -121,3 +121,12 @@ def test_the_report_renders_in_chromium_without_errors(report, tmp_path):
     shot = tmp_path / "report.png"
     snap = chromium(report.as_uri(), f"--screenshot={shot}", "--window-size=1400,2400", offline)
     assert snap.returncode == 0 and shot.stat().st_size > 50_000
+
+
+def test_kam_demo_ends_by_printing_the_reports_path(tmp_path):
+    """What `make demo` runs, at a small scale: the last line names the report it wrote."""
+    home, landing = tmp_path / "home", tmp_path / "landing"
+    proc = run_kam(["demo", "--customers", "120", "--months", "14", "--landing", str(landing)], home)
+    report = home / "published" / "report.html"
+    assert proc.stdout.strip().splitlines()[-1].startswith(f"report: {report}")
+    assert report.exists() and "大客户价值报告" in report.read_text(encoding="utf-8")
