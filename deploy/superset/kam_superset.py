@@ -82,6 +82,7 @@ def bootstrap() -> None:
 def bundle_zip(out: Path) -> Path:
     """The bundle as Superset's import wants it: one zip, one top folder, the URI filled in."""
     uri, extra = published_uri()
+    postgres = uri.startswith("postgresql")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for path in sorted(BUNDLE.rglob("*.yaml")):
@@ -89,6 +90,8 @@ def bundle_zip(out: Path) -> Path:
             # JSON is YAML: the engine's extra goes in as a flow mapping
             text = text.replace(URI_PLACEHOLDER, uri).replace(f"'{EXTRA_PLACEHOLDER}'", extra)
             text = text.replace(EXTRA_PLACEHOLDER, extra)
+            if postgres:  # the physical datasets live in schema analytics on the server
+                text = text.replace("\nschema: main\n", "\nschema: analytics\n")
             zf.writestr(f"kam_dashboard/{path.relative_to(BUNDLE)}", text)
     out.write_bytes(buf.getvalue())
     return out
@@ -100,8 +103,11 @@ def import_bundle() -> None:
 
 
 def serve() -> None:
+    """Become the web server (exec: a signal to this process reaches Superset itself)."""
     port = os.environ.get("KAM_SUPERSET_PORT", "8088")
-    superset("run", "-h", os.environ.get("KAM_SUPERSET_HOST", "127.0.0.1"), "-p", port, "--with-threads")
+    exe = str(Path(sys.executable).parent / "superset")
+    os.execve(exe, [exe, "run", "-h", os.environ.get("KAM_SUPERSET_HOST", "127.0.0.1"), "-p", port,
+                    "--with-threads"], env())
 
 
 if __name__ == "__main__":

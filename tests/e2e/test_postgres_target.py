@@ -8,6 +8,7 @@ BI role, the atomic schema swap under a reader, and SIGKILL during publication.
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import subprocess
@@ -264,3 +265,55 @@ def test_status_reports_the_server(pg_run):
     assert pg_run["env"]["KAM_BI_PASSWORD"] not in proc.stdout
     assert "last published  #" in proc.stdout
 
+
+def test_the_report_on_postgres_shows_what_the_duckdb_report_shows(first_run, pg_run):
+    """The publish step wrote published/report.html from schema analytics: the same figures as
+    the DuckDB target's report of the same data."""
+    from test_report import figures_of
+
+    on_postgres, on_duckdb = (h / "published" / "report.html" for h in (pg_run["home"], first_run))
+    assert on_postgres.exists()
+    pg_figs, duck_figs = figures_of(on_postgres), figures_of(on_duckdb)
+    assert pg_figs.keys() == duck_figs.keys()
+    for key in pg_figs:
+        assert json.dumps(pg_figs[key]["data"], sort_keys=True) == json.dumps(duck_figs[key]["data"], sort_keys=True) \
+            or _close(pg_figs[key]["data"], duck_figs[key]["data"]), key
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_superset_reads_the_postgres_target_as_the_bi_role(pg_run):
+    """`make bi` with KAM_TARGET=postgres: the dashboard's database is the warehouse as kam_bi,
+    schema analytics; its charts show the served marts; SQL Lab can neither write, read files nor
+    read the working schemas."""
+    from psycopg2.extensions import parse_dsn
+    from test_superset import serving
+
+    parts = parse_dsn(pg_run["dsn"])
+    bi_dsn = (f"postgresql://{pg_run['role']}:{pg_run['env']['KAM_BI_PASSWORD']}@{parts.get('host', '127.0.0.1')}:"
+              f"{parts.get('port', '5432')}/{parts['dbname']}")
+    with serving(pg_run["home"], KAM_TARGET="postgres", KAM_BI_DSN=bi_dsn) as (_, api):
+        charts = api.charts()
+        latest = pg_rows(pg_run["dsn"], "select customers from analytics.revenue_concentration where as_of_month = "
+                         "(select max(as_of_month) from analytics.customer_value_monthly where is_complete_month)")
+        assert api.chart_data(charts["Customers with revenue"]["id"]) == [{"customers": latest[0][0]}]
+        served = pg_rows(pg_run["dsn"], "select max(publication_id) from analytics.publications "
+                                        "where status = 'published'")[0][0]
+        assert api.chart_data(charts["Served publication"]["id"]) == [{"publication": served}]
+        db_id = api.call("GET", "/api/v1/database/?q=(page_size:10)")["result"][0]["id"]
+        for sql, expected in (("select pg_read_file('/etc/hostname')", "disallowed function"),  # Superset's list
+                              # the role: the working schemas are not the BI's
+                              ("select count(*) from marts.customer_value_monthly",
+                               "permission denied for schema marts"),
+                              ("create table analytics.x as select 1 as a", "does not allow for DDL/DML")):
+            out = api.call("POST", "/api/v1/sqllab/execute/", {"database_id": db_id, "sql": sql, "runAsync": False,
+                                                                "schema": "analytics"})
+            assert out.get("status") != "success" and expected in out.get("error_body", ""), out

@@ -4,6 +4,7 @@ the chart data API, opened in headless Chromium, and kept serving across a new p
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -84,42 +85,53 @@ class Api:
 @pytest.fixture(scope="module")
 def bi_home(first_run, tmp_path_factory) -> Path:
     """A private copy of the first run's KAM_HOME (the test publishes again)."""
-    if not BI_PYTHON.exists():
-        reason = f"no Superset venv at {BI_PYTHON.parent.parent} (make bi-install makes it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
     home = tmp_path_factory.mktemp("bi") / "home"
     shutil.copytree(first_run, home, symlinks=True)
     return home
 
 
-@pytest.fixture(scope="module")
-def superset(bi_home):
-    env = {**kam_env(bi_home), "KAM_SUPERSET_HOME": str(bi_home / "superset"),
-           "KAM_SUPERSET_PORT": str(_free_port())}
+@contextlib.contextmanager
+def serving(home: Path, **extra: str):
+    """Superset bootstrapped under ``home``/superset, the bundle imported, the server running:
+    yields its base URL and a logged-in API client."""
+    if not BI_PYTHON.exists():
+        reason = f"no Superset venv at {BI_PYTHON.parent.parent} (make bi-install makes it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    env = {**kam_env(home), "KAM_SUPERSET_HOME": str(home / "superset"), "KAM_SUPERSET_PORT": str(_free_port()),
+           **extra}
     for step in ("bootstrap", "import"):
         proc = subprocess.run([str(BI_PYTHON), str(TOOL), step], env=env, capture_output=True, text=True,
                               timeout=600)
         assert proc.returncode == 0, f"{step} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    log = (bi_home / "superset" / "server.log").open("w")
-    server = subprocess.Popen([str(BI_PYTHON), str(TOOL), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{env['KAM_SUPERSET_PORT']}"
-    deadline = time.time() + 180
-    while True:
+    log_path = home / "superset" / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([str(BI_PYTHON), str(TOOL), "serve"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
         try:
-            with urllib.request.urlopen(base + "/health", timeout=5) as resp:
-                if resp.read() == b"OK":
-                    break
-        except OSError:
-            pass
-        assert server.poll() is None and time.time() < deadline, \
-            f"Superset did not start: {(bi_home / 'superset' / 'server.log').read_text()[-3000:]}"
-        time.sleep(1)
-    yield base, Api(base)
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+            base = f"http://127.0.0.1:{env['KAM_SUPERSET_PORT']}"
+            deadline = time.time() + 180
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/health", timeout=5) as resp:
+                        if resp.read() == b"OK":
+                            break
+                except OSError:
+                    pass
+                assert server.poll() is None and time.time() < deadline, \
+                    f"Superset did not start: {log_path.read_text()[-3000:]}"
+                time.sleep(1)
+            yield base, Api(base)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def superset(bi_home):
+    with serving(bi_home) as running:
+        yield running
 
 
 def _served(bi_home: Path):

@@ -134,9 +134,9 @@ def quadrant(src: Source, month: dt.date) -> dict:
     df = df.assign(revenue=df["revenue"].astype(float))
     pseudo = df["is_pseudo_key_account"].astype(bool)
     key = (df["size_class"] == "key") & ~pseudo
-    rest = df[~pseudo & ~key]
+    rest = df[~pseudo & ~key].sort_values("customer_id")  # the same points in the same order on every engine
     if len(rest) > QUADRANT_SAMPLE:  # the same customers every run: ordered by a hash of the id
-        order = pd.util.hash_pandas_object(rest["customer_id"], index=False).sort_values().index
+        order = pd.util.hash_pandas_object(rest["customer_id"], index=False).sort_values(kind="stable").index
         rest = rest.loc[order[:QUADRANT_SAMPLE]]
     shown = pd.concat([_largest(df[pseudo], QUADRANT_PSEUDO), _largest(df[key], QUADRANT_KEY), rest])
     points = []
