@@ -13,6 +13,15 @@ BI_VENV := .venv-bi
 BI_STAMP := $(BI_VENV)/.installed
 BI_LOCK := deploy/superset/requirements-bi.lock
 
+# $(call venv_from_lock,VENV,LOCK): a venv of its own with the exact pins of LOCK (uv from .venv)
+define venv_from_lock
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(BIN)/uv pip install --quiet --python $(1)/bin/python -r $(2) \
+	  || $(1)/bin/python -m pip install --quiet -r $(2)
+	touch $(1)/.installed
+endef
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+
 .PHONY: setup demo test test-fast lint browser bi bi-install bench lock lock-lint lock-bi clean
 
 setup: $(STAMP)
@@ -34,17 +43,14 @@ demo: setup
 # Headless Chromium, its driver and a CJK font for the browser tests (Debian packages; root or sudo).
 browser:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then exit 0; fi; \
-	 command -v apt-get >/dev/null || { echo "error: no chromium and no apt-get: install Chromium and a CJK font (e.g. fonts-wqy-microhei) yourself"; exit 1; }; \
+	 command -v apt-get >/dev/null || { echo "error: no chromium and no apt-get: install $(BROWSER_PACKAGES) or their equivalents yourself"; exit 1; }; \
 	 sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-	 echo "installing Debian's chromium and fonts-wqy-microhei for the browser tests …"; \
-	 $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei >/dev/null \
-	   || { $$sudo apt-get update -q >/dev/null && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei >/dev/null; }
+	 echo "installing Debian's $(BROWSER_PACKAGES) for the browser tests …"; \
+	 install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES)"; \
+	 $$install >/dev/null || { $$sudo apt-get update -q >/dev/null && $$install >/dev/null; }
 
-$(BI_STAMP): $(BI_LOCK)
-	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
-	$(BIN)/uv pip install --quiet --python $(BI_VENV)/bin/python -r $(BI_LOCK) \
-	  || $(BI_VENV)/bin/python -m pip install --quiet -r $(BI_LOCK)
-	touch $(BI_STAMP)
+$(BI_STAMP): $(BI_LOCK) $(STAMP)
+	$(call venv_from_lock,$(BI_VENV),$(BI_LOCK))
 
 bi-install: setup $(BI_STAMP)
 
@@ -66,10 +72,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 $(LINT_STAMP): requirements-lint.lock $(STAMP)
-	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
-	$(BIN)/uv pip install --quiet --python $(LINT_VENV)/bin/python -r requirements-lint.lock \
-	  || $(LINT_VENV)/bin/python -m pip install --quiet -r requirements-lint.lock
-	touch $(LINT_STAMP)
+	$(call venv_from_lock,$(LINT_VENV),requirements-lint.lock)
 
 # ruff for Python; SQLFluff renders every model and test with dbt (dbt_project/.sqlfluff)
 # against a throwaway DuckDB file, with dbt's target and logs outside the project.

@@ -12,7 +12,6 @@ read-only role kam_bi on schema analytics.
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 import subprocess
@@ -83,17 +82,13 @@ def bundle_zip(out: Path) -> Path:
     """The bundle as Superset's import wants it: one zip, one top folder, the URI filled in."""
     uri, extra = published_uri()
     postgres = uri.startswith("postgresql")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(out, "w") as zf:
         for path in sorted(BUNDLE.rglob("*.yaml")):
-            text = path.read_text(encoding="utf-8")
             # JSON is YAML: the engine's extra goes in as a flow mapping
-            text = text.replace(URI_PLACEHOLDER, uri).replace(f"'{EXTRA_PLACEHOLDER}'", extra)
-            text = text.replace(EXTRA_PLACEHOLDER, extra)
+            text = path.read_text(encoding="utf-8").replace(URI_PLACEHOLDER, uri).replace(EXTRA_PLACEHOLDER, extra)
             if postgres:  # the physical datasets live in schema analytics on the server
                 text = text.replace("\nschema: main\n", "\nschema: analytics\n")
             zf.writestr(f"kam_dashboard/{path.relative_to(BUNDLE)}", text)
-    out.write_bytes(buf.getvalue())
     return out
 
 

@@ -101,10 +101,13 @@ def test_rollback_serves_the_previous_publication_and_can_roll_forward(copy_of_f
     assert duckdb.sql(f"select max(publication_id) from read_parquet('{parquet}') "
                       f"where status = 'published'").fetchone()[0] == first_id
     assert f"serving         #{first_id} (rolled back" in run_kam(["status"], home).stdout
+    report = home / "published" / "report.html"  # the report follows the served file
+    assert f"publication #{first_id}, run date" in report.read_text(encoding="utf-8")
     assert ops(home, "select status from ops.publications order by publication_id desc limit 1") == \
         [("rolled_back",)]
 
     run_kam(["rollback", "--to", str(second_id)], home)  # roll forward
     assert served_publication_id(served) == second_id
+    assert f"publication #{second_id}, run date" in report.read_text(encoding="utf-8")
     bad = run_kam(["rollback", "--to", "999"], home, check=False)
     assert bad.returncode == 2 and "no kept publication to roll back to with id 999" in bad.stderr

@@ -138,7 +138,7 @@ def _served(bi_home: Path):
     return duckdb.connect(str(bi_home / "published" / "analytics.duckdb"), read_only=True)
 
 
-def _latest(con) -> str:
+def _latest(con):
     return con.execute("select max(as_of_month) from customer_value_monthly where is_complete_month").fetchone()[0]
 
 

@@ -83,7 +83,10 @@ def _mart_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def publish(settings: Settings, run_id: str | None, run_date: dt.date,
             audit_summary: dict | None = None, interval: DataInterval = (None, None)) -> Publication:
-    """Publish the audited marts to ``published/analytics.duckdb`` (+ Parquet)."""
+    """Publish the audited marts to ``published/analytics.duckdb`` (+ Parquet and the report)."""
+    from kam.report.publication import serve_report, stage_report  # pandas and plotly: not at DAG parse
+    from kam.report.source import duckdb_file
+
     settings.published_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now()
     with warehouse(settings) as con:
@@ -142,7 +145,8 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
     _verify(tmp, counts)
     clock.lap("verified")
     # the report of this publication, read from the file about to be served, renamed in beside it
-    staged_report = _stage_report(settings, tmp, pub_id, run_date)
+    with duckdb_file(tmp) as src:
+        staged_report = stage_report(settings, src, pub_id, run_date)
     clock.lap("report")
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())
@@ -150,10 +154,7 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
     keep_previous(settings, pub_id)
     checkpoint("publish.after_history")
     os.replace(tmp, settings.published_path)
-    if staged_report is not None:
-        os.replace(staged_report, settings.report_path)
-    else:  # KAM_REPORT_MONTHS=0: no report, and none of an earlier publication left to mislead
-        settings.report_path.unlink(missing_ok=True)
+    serve_report(settings, staged_report)
     fsync_dir(settings.published_dir)
     checkpoint("publish.after_replace")
     clock.lap("served")
@@ -167,22 +168,6 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
              ", ".join(f"{k} {v} rows ({written.get(k, 'copied')})" for k, v in counts.items()),
              ", ".join(f"{c.table} {c.how}" for c in copies), clock)
     return Publication(pub_id, "published", settings.published_path, counts, written=written)
-
-
-def _stage_report(settings: Settings, path: Path, pub_id: int, run_date: dt.date) -> Path | None:
-    from kam.report import write_report
-    from kam.report.source import duckdb_file
-
-    for leftover in settings.published_dir.glob(".report.*.html"):  # of an interrupted publication
-        leftover.unlink(missing_ok=True)
-    if settings.report_months == 0:
-        return None
-    staged = settings.published_dir / f".report.{pub_id}.html"
-    with duckdb_file(path) as src:
-        written = write_report(src, staged, months=settings.report_months,
-                               publication={"publication_id": pub_id, "run_date": run_date.isoformat()})
-    log.info("%s", written.describe())
-    return staged
 
 
 class _Clock:

@@ -119,30 +119,14 @@ def publish_postgres(settings: Settings, run_id: str | None, run_date: dt.date,
             finally:
                 tiers.unlink(missing_ok=True)
             checkpoint("publish.after_log")
-            counts = _build_and_swap(settings, con, conn, pub_id)
+            counts = _build_and_swap(settings, con, conn, pub_id, run_date)
         checkpoint("publish.after_replace")
     finally:
         conn.close()
     with warehouse(settings) as con:
         mark_published(con, pub_id, counts)
     log.info("publication %s: %s (%s)", pub_id, where, ", ".join(f"{k} {v}" for k, v in counts.items()))
-    _write_report(settings, pub_id, run_date)
     return Publication(pub_id, "published", None, counts)
-
-
-def _write_report(settings: Settings, pub_id: int, run_date: dt.date) -> None:
-    """published/report.html from the schema just served (written after the swap: a report
-    cannot be staged inside the server's transaction)."""
-    from kam.report import write_report
-    from kam.report.source import postgres_schema
-
-    if settings.report_months == 0:
-        settings.report_path.unlink(missing_ok=True)
-        return
-    with postgres_schema(settings.pg_dsn, SERVED_SCHEMA) as src:
-        written = write_report(src, settings.report_path, months=settings.report_months,
-                               publication={"publication_id": pub_id, "run_date": run_date.isoformat()})
-    log.info("%s", written.describe())
 
 
 def _exists(cur, schema: str, table: str) -> bool:
@@ -151,8 +135,12 @@ def _exists(cur, schema: str, table: str) -> bool:
     return bool(cur.fetchone()[0])
 
 
-def _build_and_swap(settings: Settings, con, conn, pub_id: int) -> dict[str, int]:
-    """One server transaction: build analytics_next, verify, swap, grant, commit."""
+def _build_and_swap(settings: Settings, con, conn, pub_id: int, run_date: dt.date) -> dict[str, int]:
+    """One server transaction: build analytics_next, verify, stage the report from it, swap, grant,
+    commit; then the report is renamed in. A report that fails rolls the publication back."""
+    from kam.report.publication import serve_report, stage_report  # pandas and plotly: only when used
+    from kam.report.source import PostgresSource
+
     counts: dict[str, int] = {}
     with conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('kam.publish'))")  # one publisher at a time
@@ -178,9 +166,13 @@ def _build_and_swap(settings: Settings, con, conn, pub_id: int) -> dict[str, int
             if got != rows:
                 raise RuntimeError(f"{NEXT_SCHEMA}.{table} has {got} rows, expected {rows}")
         checkpoint("publish.after_verify")
+        cur.execute(f"set local search_path to {NEXT_SCHEMA}")
+        staged_report = stage_report(settings, PostgresSource(conn), pub_id, run_date)
+        cur.execute("reset search_path")
         ensure_bi_role(cur, settings.bi_role, settings.bi_password)
         cur.execute(f"drop schema if exists {SERVED_SCHEMA} cascade")
         cur.execute(f"alter schema {NEXT_SCHEMA} rename to {SERVED_SCHEMA}")
         grant_bi(cur, settings.bi_role, SERVED_SCHEMA)
     conn.commit()
+    serve_report(settings, staged_report)
     return counts

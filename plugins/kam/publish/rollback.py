@@ -47,6 +47,9 @@ def kept_publications(settings: Settings) -> list[KeptFile]:
 
 def rollback(settings: Settings, to_publication: int | None = None) -> Publication:
     """Serve an earlier publication again (atomically), keeping the current one for roll-forward."""
+    from kam.report.publication import serve_report, stage_report  # pandas and plotly: only when used
+    from kam.report.source import duckdb_file
+
     served = file_publication_id(settings.published_path)
     candidates = [k for k in kept_publications(settings) if k.publication_id != served]
     if to_publication is not None:
@@ -68,11 +71,13 @@ def rollback(settings: Settings, to_publication: int | None = None) -> Publicati
     tmp.unlink(missing_ok=True)
     os.link(target.path, tmp)
     counts = served_tables(tmp)
+    with duckdb_file(tmp) as src:  # the report follows the served file
+        staged_report = stage_report(settings, src, target.publication_id, target.run_date)
     keep_previous(settings, pub_id)
     os.replace(tmp, settings.published_path)
+    serve_report(settings, staged_report)
     fsync_dir(settings.published_dir)
     write_parquet(settings, target.publication_id, {table: None for table in counts})
-    _rewrite_report(settings, target)
     with warehouse(settings) as con:
         con.execute("update ops.publications set row_counts = ?, finished_at = current_localtimestamp() "
                     "where publication_id = ?", [json.dumps(counts), pub_id])
@@ -80,15 +85,3 @@ def rollback(settings: Settings, to_publication: int | None = None) -> Publicati
     return Publication(target.publication_id, "rolled_back", settings.published_path, counts,
                        reason=f"was {served}")
 
-
-def _rewrite_report(settings: Settings, target: KeptFile) -> None:
-    """The report follows the served file: that of the publication rolled back to."""
-    from kam.report import write_report
-    from kam.report.source import duckdb_file
-
-    if settings.report_months == 0:
-        settings.report_path.unlink(missing_ok=True)
-        return
-    with duckdb_file(settings.published_path) as src:
-        write_report(src, settings.report_path, months=settings.report_months,
-                     publication={"publication_id": target.publication_id, "run_date": str(target.run_date)})

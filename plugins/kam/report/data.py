@@ -216,9 +216,7 @@ def _missing(value) -> bool:
 
 
 def _num(value) -> float | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value):
-        return None
-    return float(value)
+    return None if _missing(value) else float(value)
 
 
 def _date(value) -> dt.date:

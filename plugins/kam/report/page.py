@@ -47,7 +47,7 @@ def write_report(src: Source, out: Path, month: dt.date | None = None, months: i
         raise KamError(f"no published month {month:%Y-%m-%d}: the marts hold "
                        f"{all_months[0].month:%Y-%m} to {all_months[-1].month:%Y-%m}")
     chosen = by_key[month] if month else data.default_month(all_months)
-    picker = [m for m in all_months[-months:]]
+    picker = all_months[-months:]
     if chosen not in picker:
         picker = sorted([*picker, chosen], key=lambda m: m.month)
     labels = data.tier_labels(src, all_months[-min(len(all_months), 24)].month)

@@ -29,7 +29,9 @@ class _DuckDBSource:
         return self.con.execute(sql).df()
 
 
-class _PostgresSource:
+class PostgresSource:
+    """Queries on a connection the caller holds (the publisher's transaction, schema on its search path)."""
+
     def __init__(self, conn) -> None:
         self.conn = conn
 
@@ -62,7 +64,7 @@ def postgres_schema(dsn: str, schema: str = "analytics") -> Iterator[Source]:
     conn = psycopg2.connect(dsn, options=f"-c search_path={schema}")
     try:
         conn.set_session(readonly=True)
-        yield _PostgresSource(conn)
+        yield PostgresSource(conn)
     finally:
         conn.close()
 
