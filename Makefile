@@ -21,8 +21,9 @@ define venv_from_lock
 	touch $(1)/.installed
 endef
 BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+JAVA_PACKAGES := openjdk-17-jre-headless
 
-.PHONY: setup demo test test-fast lint browser bi bi-install bench lock lock-lint lock-bi clean
+.PHONY: setup demo test test-fast lint browser java bi bi-install bench lock lock-lint lock-bi clean
 
 setup: $(STAMP)
 
@@ -49,6 +50,16 @@ browser:
 	 install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES)"; \
 	 $$install >/dev/null || { $$sudo apt-get update -q >/dev/null && $$install >/dev/null; }
 
+# A Java 17 runtime for the Spark target (pyspark starts a JVM): Debian's $(JAVA_PACKAGES) when
+# there is no java on PATH and no JAVA_HOME (root or sudo); docs/spark.md.
+java:
+	@if [ -n "$$JAVA_HOME" ] && [ -x "$$JAVA_HOME/bin/java" ] || command -v java >/dev/null; then exit 0; fi; \
+	 command -v apt-get >/dev/null || { echo "error: no java and no apt-get: install a Java 17 runtime (or set JAVA_HOME) for the Spark target"; exit 1; }; \
+	 sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	 echo "installing Debian's $(JAVA_PACKAGES) for the Spark target …"; \
+	 install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(JAVA_PACKAGES)"; \
+	 $$install >/dev/null || { $$sudo apt-get update -q >/dev/null && $$install >/dev/null; }
+
 $(BI_STAMP): $(BI_LOCK) $(STAMP)
 	$(call venv_from_lock,$(BI_VENV),$(BI_LOCK))
 
@@ -62,7 +73,7 @@ bi: bi-install
 	$(BI_VENV)/bin/python deploy/superset/kam_superset.py serve
 
 # The whole suite, as CI runs it (.ci/run): lint, then every test (docs/testing.md).
-test: setup lint browser bi-install
+test: setup lint browser java bi-install
 	$(BIN)/python -m pytest -q
 
 # Day-to-day: ruff, then unit and integration tests, no full pipeline run (-m "not slow");

@@ -178,3 +178,18 @@ def chromium(url: str, *args: str, timeout: int = 120) -> subprocess.CompletedPr
     cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", *args, url]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+# --- Java for the Spark target (issue: Spark) ----------------------------------------------
+# Debian's openjdk-17-jre-headless, installed by `make java` (a prerequisite of `make test`).
+# Without it the Spark tests skip with the reason; with CI=true they fail instead.
+def java_or_skip() -> str:
+    from kam.errors import ConfigError
+    from kam.spark.session import require_java
+
+    try:
+        return require_java()
+    except ConfigError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {exc}")
+        pytest.skip(str(exc))

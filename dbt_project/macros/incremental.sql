@@ -1,6 +1,11 @@
 {#- Config of an incremental fact: delete+insert on the key (DuckDB and PostgreSQL);
-    the post-hook drops a key whose latest version is dated after the run date. -#}
+    the post-hook drops a key whose latest version is dated after the run date. Spark on
+    plain Parquet has neither delete+insert nor DELETE: there a fact is rebuilt whole
+    (a table), the honest choice for a key-level rewrite (docs/spark.md). -#}
 {% macro kam_fact_config(unique_key, date_filter) -%}
+    {%- if target.type == 'spark' -%}
+    {{ config(materialized='table', file_format='parquet') }}
+    {%- else -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
@@ -8,6 +13,7 @@
         on_schema_change='fail',
         post_hook=["delete from {{ this }} where (" ~ date_filter ~ ") is not true"],
     ) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Incremental monthly models (issue "incremental runs"): a daily run recomputes only
@@ -31,8 +37,20 @@
 
 {#- Config of a monthly model: the months being recomputed are deleted, then the new
     rows appended (delete by month, not by key: a month can lose rows). Its data tests
-    check the same months (macros/test_scope.sql). -#}
+    check the same months (macros/test_scope.sql). Spark: the table is partitioned by
+    month and the recomputed months' partitions are overwritten (insert_overwrite,
+    dynamic partitions): the same months replaced, without a DELETE. -#}
 {% macro kam_monthly_config(month_column='as_of_month') -%}
+    {%- if target.type == 'spark' -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=[month_column],
+        file_format='parquet',
+        on_schema_change='fail',
+        meta={'kam_month_column': month_column},
+    ) }}
+    {%- else -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
@@ -41,4 +59,5 @@
         pre_hook=["{% if is_incremental() %}delete from {{ this }} where " ~ month_column
                   ~ " >= {{ kam_from_month() }}{% endif %}"],
     ) }}
+    {%- endif -%}
 {%- endmacro %}

@@ -22,3 +22,28 @@
         else {{ month_start(date) }}
     end
 {%- endmacro %}
+
+{#- Every first-of-month from start_month to end_month (both month starts, inclusive), as
+    rows of one column as_of_month: a recursive CTE where there is one, Spark's sequence. -#}
+{% macro kam_month_series(start_month, end_month) -%}
+    {{ return(adapter.dispatch('kam_month_series', 'kam')(start_month, end_month)) }}
+{%- endmacro %}
+
+{% macro default__kam_month_series(start_month, end_month) -%}
+    with recursive series as (
+        select cast({{ start_month }} as date) as as_of_month
+
+        union all
+
+        select cast({{ dbt.dateadd('month', 1, 'as_of_month') }} as date) as as_of_month
+        from series
+        where as_of_month < {{ end_month }}
+    )
+
+    select as_of_month from series
+{%- endmacro %}
+
+{#- Spark has no recursive CTE: explode a sequence of months. -#}
+{% macro spark__kam_month_series(start_month, end_month) -%}
+    select explode(sequence(cast({{ start_month }} as date), {{ end_month }}, interval 1 month)) as as_of_month
+{%- endmacro %}

@@ -56,6 +56,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_date = args.date or dt.date.today()
     print(f"kam run: landing {settings.landing_dir}, run date {run_date}, state in {settings.kam_home}, "
           f"target {settings.target}")
+    if settings.target == "spark":  # before any DAG runs: no Java is a setup error, not a failed task
+        from kam.spark.session import require_java
+
+        require_java()
     outcomes = run_pipeline(settings, run_date, full_refresh=args.full_refresh)
     return _settle_run(settings, run_date, outcomes)
 
@@ -141,6 +145,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve() if args.out else settings.report_path
     if settings.target == "postgres":
         source = postgres_schema(settings.pg_dsn)
+    elif settings.target == "spark":  # the local snapshot of the last publication (kam.publish.spark)
+        from kam.publish.spark import served_snapshot
+
+        snapshot = served_snapshot(settings) if settings.warehouse_path.exists() else None
+        if snapshot is None:
+            print("error: nothing published on Spark yet (run `kam run --target spark` first)", file=sys.stderr)
+            return 2
+        source = duckdb_file(snapshot)
     elif not _exists(settings.published_path, "nothing published yet at"):
         return 2
     else:
@@ -170,9 +182,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from kam.status import explain
 
     settings = _settings(args)
-    if not _exists(settings.published_path, "nothing published yet at"):
+    path = settings.published_path
+    if settings.target == "spark":  # the local snapshot of the last publication (kam.publish.spark)
+        from kam.publish.spark import served_snapshot
+
+        path = (served_snapshot(settings) if settings.warehouse_path.exists() else None) or \
+            settings.spark_dir / "snapshots" / "none"
+    if not _exists(path, "nothing published yet at"):
         return 2
-    print(explain(settings, args.customer_id, args.month))
+    print(explain(settings, args.customer_id, args.month, path))
     return 0
 
 
@@ -181,6 +199,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from kam.publish.rollback import kept_publications, rollback
 
     settings = _settings(args)
+    if settings.target == "spark":
+        print("error: kam rollback serves an earlier published DuckDB file; on the Spark target point the views "
+              "of database analytics at a kept analytics_v<id> instead (docs/spark.md)", file=sys.stderr)
+        return 2
     if args.list:
         served = file_publication_id(settings.published_path)
         print(f"serving publication {served} ({settings.published_path})")
@@ -238,7 +260,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"kam bench: {args.customers:,} customers × {args.months} months "
           f"({', '.join(f'{k} ~{v:,}' for k, v in _volumes(args, BENCH_PER_CUSTOMER).items())}) in {work}")
     report = run_bench(settings, args.customers, args.months, args.seed, args.date or dt.date.today(),
-                       volumes=_volumes(args, BENCH_PER_CUSTOMER))
+                       volumes=_volumes(args, BENCH_PER_CUSTOMER), spark=args.spark)
     print()
     print(report.markdown())
     if args.report != "-":
@@ -298,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run date YYYY-MM-DD: months up to this date's month (default today)")
     r.add_argument("--target", choices=TARGETS, default=None,
                    help="where dbt builds and what is published: duckdb (default; published/analytics.duckdb) "
-                        "or postgres (schema analytics on KAM_PG_DSN); default $KAM_TARGET")
+                        "postgres (schema analytics on KAM_PG_DSN) or spark (database analytics on "
+                        "KAM_SPARK_MASTER, docs/spark.md); default $KAM_TARGET")
     r.add_argument("--full-refresh", action="store_true",
                    help="rebuild every dbt model from all loaded batches (default: incremental, "
                         "only what new batches touch; a full rebuild also happens by itself when "
@@ -340,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--date", type=_date, default=None, help="run date and last day of data (default today)")
     b.add_argument("--workdir", help="folder for the generated data and state (default $KAM_HOME/bench/<time>)")
     b.add_argument("--keep", action="store_true", help="keep the generated data and state afterwards")
+    b.add_argument("--spark", action="store_true",
+                   help="also run both runs on the Spark target (local Spark, docs/spark.md) and compare")
     b.add_argument("--report", default=str(Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"),
                    help="markdown file the figures are appended to ('-': print only)")
     b.set_defaults(func=cmd_bench)

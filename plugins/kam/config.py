@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,7 +17,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SOURCES: tuple[str, ...] = ("customers", "orders", "complaints", "visits")
 
-TARGETS: tuple[str, ...] = ("duckdb", "postgres")
+TARGETS: tuple[str, ...] = ("duckdb", "postgres", "spark")
+
+
+# local, local[N], local[*], local[N,retries], spark://h:p[,h:p], yarn, k8s://…, mesos://…
+SPARK_MASTER = re.compile(r"^(local(\[(\*|[1-9]\d*)(,[1-9]\d*)?\])?|spark://[\w.-]+:\d+(,[\w.-]+:\d+)*|yarn"
+                          r"|k8s://\S+|mesos://[\w.-]+:\d+)$")
 
 
 def _env_float(name: str, default: float) -> float:
@@ -77,17 +83,27 @@ class Settings:
     gx_batch_sample_rows: int = 5_000  # KAM_GX_BATCH_SAMPLE_ROWS: GX's share of a raw batch's rows
     repo_root: Path = REPO_ROOT
     expectations_override: Path | None = None  # KAM_EXPECTATIONS_DIR: another set of suites
-    target: str = "duckdb"  # KAM_TARGET: where dbt builds and what is published (duckdb | postgres)
+    target: str = "duckdb"  # KAM_TARGET: where dbt builds and what is published (duckdb | postgres | spark)
     pg_dsn: str | None = None  # KAM_PG_DSN: the PostgreSQL warehouse (target postgres)
     bi_role: str = "kam_bi"  # KAM_BI_ROLE: read-only role for BI on schema analytics
     bi_password: str | None = None  # KAM_BI_PASSWORD: its password (never written to disk by kam)
     report_months: int = 12  # KAM_REPORT_MONTHS: months in the picker of published/report.html (0: no report)
+    # target spark (kam.spark, docs/spark.md)
+    spark_master: str = "local[*]"  # KAM_SPARK_MASTER: local[*], local[N], spark://host:port, yarn, k8s://…
+    spark_shuffle_partitions: int = 4  # KAM_SPARK_SHUFFLE_PARTITIONS: spark.sql.shuffle.partitions
+    spark_driver_memory: str = "2g"  # KAM_SPARK_DRIVER_MEMORY: spark.driver.memory
+    lake_override: Path | None = None  # KAM_LAKE_DIR: the raw lake Spark reads (default $KAM_HOME/lake)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"KAM_TARGET must be one of {', '.join(TARGETS)}, got {self.target!r}")
         if self.target == "postgres" and not self.pg_dsn:
             raise ValueError("target postgres needs KAM_PG_DSN (e.g. postgresql://kam@db:5432/kam)")
+        if self.target == "spark" and not SPARK_MASTER.match(self.spark_master):
+            raise ValueError(f"KAM_SPARK_MASTER={self.spark_master!r} is not a Spark master URL: use local[*], "
+                             f"local[N], spark://host:port, yarn or k8s://https://host:port")
+        if not re.fullmatch(r"\d+[kmgt]", self.spark_driver_memory.lower()):
+            raise ValueError(f"KAM_SPARK_DRIVER_MEMORY={self.spark_driver_memory!r} must be a size like 2g or 512m")
         if not self.bi_role.isidentifier() or self.bi_role.lower() != self.bi_role:
             raise ValueError(f"KAM_BI_ROLE must be a lower-case SQL identifier, got {self.bi_role!r}")
 
@@ -111,6 +127,16 @@ class Settings:
     @property
     def parquet_dir(self) -> Path:
         return self.published_dir / "parquet"
+
+    @property
+    def lake_dir(self) -> Path:
+        """The raw lake of the Spark target: every raw batch as a Parquet file (kam.spark.lake)."""
+        return self.lake_override or self.kam_home / "lake"
+
+    @property
+    def spark_dir(self) -> Path:
+        """Target spark: the Spark warehouse, the Derby metastore and Spark's scratch files."""
+        return self.kam_home / "spark"
 
     @property
     def airflow_home(self) -> Path:
@@ -172,6 +198,21 @@ class Settings:
             "KAM_GX_BATCH_SAMPLE_ROWS": str(self.gx_batch_sample_rows),
             **({"KAM_EXPECTATIONS_DIR": str(self.expectations_override)}
                if self.expectations_override else {}),
+            **self._spark_env(),
+        }
+
+    def _spark_env(self) -> dict[str, str]:
+        """What dbt's spark profile (dbt_project/profiles.yml) and kam's Spark jobs read."""
+        home = self.spark_dir
+        return {
+            "KAM_SPARK_MASTER": self.spark_master,
+            "KAM_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
+            "KAM_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
+            "KAM_LAKE_DIR": str(self.lake_dir),
+            "KAM_SPARK_WAREHOUSE_DIR": str(home / "warehouse"),
+            "KAM_SPARK_METASTORE_URL": f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true",
+            # Derby's log and Spark's scratch space under KAM_HOME, never the current directory
+            "KAM_SPARK_JAVA_OPTIONS": f"-Dderby.system.home={home} -Djava.io.tmpdir={home / 'tmp'}",
         }
 
 
@@ -202,4 +243,9 @@ def load_settings() -> Settings:
         bi_role=os.environ.get("KAM_BI_ROLE") or "kam_bi",
         bi_password=os.environ.get("KAM_BI_PASSWORD") or None,
         report_months=_env_int("KAM_REPORT_MONTHS", 12, minimum=0),
+        spark_master=(os.environ.get("KAM_SPARK_MASTER") or "local[*]").strip(),
+        spark_shuffle_partitions=_env_int("KAM_SPARK_SHUFFLE_PARTITIONS", 4),
+        spark_driver_memory=(os.environ.get("KAM_SPARK_DRIVER_MEMORY") or "2g").strip(),
+        lake_override=(Path(os.environ["KAM_LAKE_DIR"]).expanduser().resolve()
+                       if os.environ.get("KAM_LAKE_DIR") else None),
     )

@@ -92,7 +92,7 @@ def collect_status(settings: Settings) -> dict:
         "report_file": str(settings.report_path) if settings.report_path.exists() else None,
         "last_run": last_run(settings),
     }
-    if settings.target == "postgres":
+    if settings.target in ("postgres", "spark"):
         from kam.publish.evidence import served_at
 
         report["published_file"] = served_at(settings)
@@ -106,7 +106,7 @@ def collect_status(settings: Settings) -> dict:
 
     try:
         report["serving_publication"] = served_publication_id(settings)
-        if settings.target == "postgres":
+        if settings.target in ("postgres", "spark"):
             report["published_exists"] = report["serving_publication"] is not None
     except Exception:  # noqa: BLE001 - a damaged served file must still let status report
         report["serving_publication"] = "unreadable"
@@ -242,9 +242,10 @@ def _fmt(value) -> str:
     return f"{number:,.0f}" if abs(number) >= 1000 else str(value)
 
 
-def explain(settings: Settings, customer_id: str, month: str | None = None) -> str:
-    """Why a customer has its tier: indicators → dimension scores → value score → tier."""
-    con = duckdb.connect(str(settings.published_path), read_only=True)
+def explain(settings: Settings, customer_id: str, month: str | None = None, path: Path | None = None) -> str:
+    """Why a customer has its tier: indicators → dimension scores → value score → tier (from the
+    published file, or ``path``: the Spark target's snapshot)."""
+    con = duckdb.connect(str(path or settings.published_path), read_only=True)
     try:
         where = "as_of_month = cast(? as date)" if month else (
             "as_of_month = (select max(as_of_month) from customer_value_monthly where is_complete_month)")

@@ -17,11 +17,12 @@ ranked as (
     select
         customer_id,
         as_of_month,
-        coalesce(sum(revenue) over (
+        -- a double on every engine (Spark divides decimals into decimal(38,6))
+        cast(coalesce(sum(revenue) over (
             partition by as_of_month
             order by revenue desc, customer_id asc
             rows between unbounded preceding and 1 preceding
-        ), 0) / sum(revenue) over (partition by as_of_month) as prior_share
+        ), 0) as {{ kam_double() }}) / sum(revenue) over (partition by as_of_month) as prior_share
     from metrics
 ),
 

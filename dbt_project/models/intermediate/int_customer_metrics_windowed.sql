@@ -105,19 +105,21 @@ final as (
         windowed.previous_revenue,
         case
             when windowed.previous_revenue > 0
-                then windowed.revenue / windowed.previous_revenue - 1
+                then cast(windowed.revenue as {{ kam_double() }}) / windowed.previous_revenue - 1
         end as revenue_growth,
         {{ dbt.datediff('windowed.last_order_date', 'windowed.as_of_date', 'day') }} as days_since_last_order,  -- noqa: LT05
         windowed.last_order_date,
         -- usual gap between order days inside the window (null with fewer than two)
         case
             when windowed.order_days > 1
-                then cast({{ dbt.datediff('windowed.first_order_date_in_window', 'windowed.last_order_date', 'day') }} as double precision)  -- noqa: LT05
+                then cast({{ dbt.datediff('windowed.first_order_date_in_window', 'windowed.last_order_date', 'day') }} as {{ kam_double() }})  -- noqa: LT05
                     / (windowed.order_days - 1)
         end as usual_order_gap_days,
-        -- financial (财务)
+        -- financial (财务); ratios as doubles on every engine (Spark divides decimals into decimal(38,6))
         windowed.gross_profit,
-        case when windowed.revenue > 0 then windowed.gross_profit / windowed.revenue end as gross_margin,
+        case
+            when windowed.revenue > 0 then cast(windowed.gross_profit as {{ kam_double() }}) / windowed.revenue
+        end as gross_margin,
         receivables.collection_rate,
         receivables.overdue_amount,
         receivables.overdue_past_limit_amount,
@@ -125,7 +127,7 @@ final as (
         receivables.avg_days_to_pay,
         case
             when windowed.list_amount > 0
-                then 1 - windowed.discounted_net_amount / windowed.list_amount
+                then 1 - cast(windowed.discounted_net_amount as {{ kam_double() }}) / windowed.list_amount
         end as avg_discount_rate,
         -- customer (客户)
         customers.annual_budget,
@@ -135,7 +137,7 @@ final as (
         end as budget_headroom,
         case
             when customers.annual_budget > 0
-                then windowed.revenue / customers.annual_budget
+                then cast(windowed.revenue as {{ kam_double() }}) / customers.annual_budget
         end as share_of_wallet,
         engagement.relationship_level,
         engagement.relationship_score,
@@ -160,11 +162,11 @@ final as (
         -- concentration and mix
         case
             when windowed.revenue > 0
-                then windowed.largest_order_amount / windowed.revenue
+                then cast(windowed.largest_order_amount as {{ kam_double() }}) / windowed.revenue
         end as largest_order_share,
         case
             when windowed.revenue > 0
-                then windowed.service_solution_revenue / windowed.revenue
+                then cast(windowed.service_solution_revenue as {{ kam_double() }}) / windowed.revenue
         end as service_solution_share,
         windowed.month_revenue
     from windowed

@@ -1,16 +1,9 @@
 -- One row per customer per month, from the customer's first month
 -- (creation or first activity) to the month of the run date: the history
 -- has no holes (DOMAIN §6: every month has a row, X when inactive).
-with recursive months as (
-    select min(customer_since_month) as as_of_month
-    from {{ ref('dim_customers') }}
-
-    union all
-
-    select
-        cast({{ dbt.dateadd('month', 1, 'as_of_month') }} as date) as as_of_month
-    from months
-    where as_of_month < {{ month_start(kam_run_date()) }}
+with months as (
+    {{ kam_month_series("(select min(customer_since_month) from " ~ ref('dim_customers') ~ ")",
+                        month_start(kam_run_date())) }}
 ),
 
 customers as (

@@ -237,14 +237,14 @@ final as (
         cast(case when windowed.due_count > 0 then windowed.collected_amount end as decimal(38, 2)) as collected_amount,
         case
             when windowed.due_count > 0
-                then cast(windowed.collected_amount as double precision) / windowed.due_amount
+                then cast(windowed.collected_amount as {{ kam_double() }}) / windowed.due_amount
         end as collection_rate,
         cast(coalesce(open_at_as_of.overdue_amount, 0) as decimal(38, 2)) as overdue_amount,
         cast(coalesce(open_at_as_of.overdue_past_limit_amount, 0) as decimal(38, 2)) as overdue_past_limit_amount,
         open_at_as_of.max_days_overdue,
         case
             when windowed.paid_count > 0
-                then cast(windowed.days_to_pay as double precision) / windowed.paid_count
+                then cast(windowed.days_to_pay as {{ kam_double() }}) / windowed.paid_count
         end as avg_days_to_pay
     from spine
     left join windowed

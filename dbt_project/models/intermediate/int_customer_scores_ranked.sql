@@ -34,7 +34,7 @@ long as (
         {{ loop.index0 }} as indicator_no,
         case when has_revenue then 1 else 0 end as revenue_flag,
         -- rounded to 9 digits so that ties are the same on every engine
-        {{ kam_round(item.direction ~ ' * cast(' ~ item.indicator ~ ' as double precision)', 9) }} as signed_value
+        {{ kam_round(item.direction ~ ' * cast(' ~ item.indicator ~ ' as ' ~ kam_double() ~ ')', 9) }} as signed_value
     from candidates
     where {{ item.indicator }} is not null
         {%- if item.dimension in ['financial', 'sales'] %}
@@ -98,7 +98,7 @@ indicator_scores as (
         case
             when revenue_population <= 1 then 0.5
             else least(
-                    cast(revenue_below as double precision) / (revenue_population - 1),
+                    cast(revenue_below as {{ kam_double() }}) / (revenue_population - 1),
                     1.0
                 )
         end as indicator_score
@@ -116,7 +116,7 @@ dimension_scores as (
         {%- set weights = [] %}
         {%- for item in indicators %}
             {%- if item.dimension == dimension %}
-            {%- do weights.append('when ' ~ loop.index0 ~ ' then cast(' ~ item.weight ~ ' as double precision)') %}
+            {%- do weights.append('when ' ~ loop.index0 ~ ' then cast(' ~ item.weight ~ ' as ' ~ kam_double() ~ ')') %}
             {%- endif %}
         {%- endfor %}
         -- rounded: float sums depend on the order rows are aggregated in, and a
@@ -125,7 +125,7 @@ dimension_scores as (
         {{ kam_round('100 * sum(case indicator_no ' ~ weights | join(' ') ~ ' end * indicator_score)'
                      ~ ' / sum(case indicator_no ' ~ weights | join(' ') ~ ' end)', 6) }}
         {%- else %}
-        cast(null as double precision)
+        cast(null as {{ kam_double() }})
         {%- endif %}
             as {{ dimension }}_score{{ "," if not loop.last }}
         {%- endfor %}

@@ -50,7 +50,7 @@ in_window as (
         sum(case when complaints.is_severe then 1 else 0 end) as severe_complaints,
         {{ kam_median('complaints.first_response_hours') }} as median_first_response_hours,
         sum(case when complaints.resolved_at < calendar.as_of_end then 1 else 0 end) as resolved_complaints,
-        cast(avg(complaints.satisfaction) as double precision) as avg_satisfaction,
+        cast(avg(complaints.satisfaction) as {{ kam_double() }}) as avg_satisfaction,
         sum(case
             when complaints.opened_at >= cast(
                     {{ dbt.dateadd('day', -var('complaint_spike_days'), 'calendar.as_of_end') }} as {{ dbt.type_timestamp() }}  -- noqa: LT05
@@ -104,7 +104,7 @@ final as (
         in_window.median_first_response_hours,
         case
             when in_window.complaints > 0
-                then cast(in_window.resolved_complaints as double precision) / in_window.complaints
+                then cast(in_window.resolved_complaints as {{ kam_double() }}) / in_window.complaints
         end as resolution_rate,
         in_window.avg_satisfaction,
         coalesce(in_window.recent_complaints, 0) as recent_complaints

@@ -20,7 +20,8 @@ final as (
         status,
         status in ('open', 'in_progress') as is_open,
         first_response_at,
-        {{ dbt.datediff('opened_at', 'first_response_at', 'minute') }} / 60.0 as first_response_hours,  -- noqa: LT05
+        cast({{ kam_minutes_between('opened_at', 'first_response_at') }} as {{ kam_double() }}) / 60  -- noqa: LT05
+            as first_response_hours,
         resolved_at,
         satisfaction,
         updated_at,

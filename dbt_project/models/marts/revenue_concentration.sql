@@ -43,8 +43,8 @@ select
     customers,
     revenue,
     -- shares as double precision on every engine (numeric division stays numeric in PostgreSQL)
-    cast(top20_share as double precision) as top20_share,
+    cast(top20_share as {{ kam_double() }}) as top20_share,
     customers_for_80pct,
-    cast(customers_for_80pct as double precision) / customers as customers_for_80pct_share,
-    cast(gini as double precision) as gini
+    cast(customers_for_80pct as {{ kam_double() }}) / customers as customers_for_80pct_share,
+    cast(gini as {{ kam_double() }}) as gini
 from final

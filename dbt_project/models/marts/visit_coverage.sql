@@ -27,7 +27,7 @@ final as (
         max(max_days_between_visits) as max_days_between_visits,
         count(*) as accounts,
         sum(case when is_within_plan then 1 else 0 end) as accounts_within_plan,
-        {{ dbt.listagg("case when not is_within_plan then customer_id end", "', '", "order by customer_id") }}
+        {{ kam_listagg_sorted("case when not is_within_plan then customer_id end", "', '") }}
             as accounts_out_of_plan
     from planned
     group by as_of_month, tier
@@ -39,6 +39,6 @@ select
     max_days_between_visits,
     accounts,
     accounts_within_plan,
-    cast(accounts_within_plan as double precision) / accounts as coverage_rate,
+    cast(accounts_within_plan as {{ kam_double() }}) / accounts as coverage_rate,
     accounts_out_of_plan
 from final

@@ -94,7 +94,8 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     unexpected = [r for r in results if r.batch_id is None and r.status == "refused"]
     if unexpected:  # a bug or an environment problem, not bad data: fail the task
         raise RuntimeError("; ".join(r.summary() for r in unexpected))
-    synced = _sync_to_server(settings) if settings.target == "postgres" else {}
+    synced = _sync_to_server(settings) if settings.target == "postgres" else \
+        _sync_to_lake(settings) if settings.target == "spark" else {}
     _tell_downstream(context, f"kam.raw.{source}", run_date)
     return {
         "source": source,
@@ -124,6 +125,15 @@ def _sync_to_server(settings) -> dict[str, int]:
 
     with warehouse(settings) as con:
         return sync_new_batches(con, settings.pg_dsn, settings.tmp_dir)
+
+
+def _sync_to_lake(settings) -> dict[str, int]:
+    """Target spark: write the new raw batches into the raw lake as Parquet (kam.spark.lake)."""
+    from kam.spark.lake import export_new_batches
+    from kam.warehouse import warehouse
+
+    with warehouse(settings, read_only=True) as con:
+        return export_new_batches(con, settings.lake_dir)
 
 
 @_reports_peak_memory
@@ -182,6 +192,8 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
     settings = load_settings()
     if settings.target == "postgres":
         from kam.publish.postgres import publish_postgres as publish
+    elif settings.target == "spark":
+        from kam.publish.spark import publish_spark as publish
     pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary, interval_from(context))
     proven = prove_publication(settings, run_id_from(context), read_only=False)
     if proven.publication_id != pub.publication_id:

@@ -42,6 +42,7 @@ class BenchReport:
     reconciled: dict[str, object] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     daily: dict = field(default_factory=dict)  # the daily incremental run after the full one
+    spark: dict = field(default_factory=dict)  # kam bench --spark: the same runs on the Spark target
 
     @property
     def ok(self) -> bool:
@@ -105,7 +106,22 @@ class BenchReport:
                          f"{speeds(self.ingest_by_format)}; DuckDB's load floor: "
                          f"{speeds(self.load_floor_by_format)}\n")
         return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n" + by_format + daily
-                + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
+                + self._spark_lines() + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
+
+    def _spark_lines(self) -> str:
+        """kam bench --spark: the Spark target's runs against the DuckDB target's, same files, same machine."""
+        lines = []
+        duck = {"full": (self.pipeline_seconds, {f.name: f.seconds for f in self.stages}),
+                "daily": (self.daily.get("seconds"), self.daily.get("stages", {}))}
+        for run, figures in self.spark.items():
+            base, base_stages = duck[run]
+            stages = ", ".join(f"{k} {v:.1f} s (DuckDB {base_stages[k]:.1f} s)" if k in base_stages else
+                               f"{k} {v:.1f} s" for k, v in figures["stages"].items())
+            ratio = f" = **{figures['seconds'] / base:.1f}×** DuckDB's {base:.1f} s" if base else ""
+            peak = f", peak RSS {figures['peak_rss_mb']:,.0f} MB" if figures.get("peak_rss_mb") else ""
+            lines.append(f"* Spark target ({figures['master']}, dbt-spark session mode), {run} run: "
+                         f"{figures['seconds']:.1f} s{ratio}; {stages}{peak}\n")
+        return "".join(lines)
 
 
 def memory_gib() -> float:

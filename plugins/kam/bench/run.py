@@ -44,10 +44,39 @@ def _timed_pipeline(settings: Settings, run_date: dt.date, echo):
     return seconds, outcomes
 
 
+def _spark_run(settings: Settings, run_date: dt.date, echo) -> dict:
+    """The same run on the Spark target (its own KAM_HOME beside the DuckDB one, the same landing)."""
+    from kam.airflow.orchestrate import ensure_airflow
+
+    spark = settings.with_overrides(target="spark", kam_home=settings.kam_home.parent / "spark_home")
+    ensure_airflow(spark)
+    echo(f"the same run on the Spark target ({spark.spark_master}) …")
+    seconds, outcomes = _timed_pipeline(spark, run_date, echo)
+    stages = task_figures(spark)
+    peaks = [peak for _, peak in stages.values() if peak is not None]
+    return {"seconds": seconds, "dbt_build_seconds": build_seconds(spark), "master": spark.spark_master,
+            "stages": {k: v[0] for k, v in stages.items()}, "peak_rss_mb": max(peaks, default=None),
+            "parquet_dir": str(spark.parquet_dir)}
+
+
+def _same_published(duck_parquet, spark_parquet) -> dict[str, bool]:
+    """Per mart: the Spark target's Parquet copies hold the DuckDB target's rows (count, and for the
+    scorecard the tiers and revenue per month; tests/e2e/test_spark_target.py compares every value)."""
+    checks = {m: "select count(*) from read_parquet('{d}/" + m + "/*.parquet')" for m in PUBLISHED_MARTS}
+    checks["customer_value_monthly tiers and revenue"] = (
+        "select as_of_month, tier, count(*), sum(revenue) from read_parquet('{d}/customer_value_monthly/*.parquet') "
+        "group by all order by all")
+    with duckdb.connect() as con:
+        return {name: con.execute(sql.format(d=duck_parquet)).fetchall() == con.execute(
+                    sql.format(d=spark_parquet)).fetchall() for name, sql in checks.items()}
+
+
 def run_bench(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date,
-              generate_data: bool = True, echo=print, volumes: dict[str, int | None] | None = None) -> BenchReport:
+              generate_data: bool = True, echo=print, volumes: dict[str, int | None] | None = None,
+              spark: bool = False) -> BenchReport:
     """The full run covers everything up to the day before ``run_date``; then the last
-    day's delivery (daily files) lands and the daily incremental run is measured."""
+    day's delivery (daily files) lands and the daily incremental run is measured.
+    ``spark``: both runs again on the Spark target, on the same files (``report.spark``)."""
     import shutil
 
     from kam.airflow.orchestrate import ensure_airflow
@@ -98,6 +127,8 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
                                seconds, None, peak)
     marts_equal = same_marts(settings.warehouse_path, sql_out, list(PUBLISHED_MARTS))
     sql_out.unlink(missing_ok=True)
+    if spark:
+        report.spark = {"full": _spark_run(settings, full_date, echo)}
     if daily:
         for name in daily:
             shutil.move(held / name, landing / name)
@@ -109,6 +140,8 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
                         "dags": {o.dag_id: o.seconds for o in outcomes},
                         "stages": {k: v[0] for k, v in daily_stages.items()}}
         peaks += [peak for _, peak in daily_stages.values() if peak is not None]
+        if spark:
+            report.spark["daily"] = _spark_run(settings, run_date, echo)
     report.peak_rss_mb = max(peaks, default=0.0)
 
     report.rows = report.rows or {k: int(v) for k, v in loaded.items()}
@@ -136,4 +169,8 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
         "models_sql_marts_differ": sorted(m for m, same in marts_equal.items() if not same),
         "models_sql_marts_equal": all(marts_equal.values()),
     }
+    if spark:
+        same = _same_published(settings.parquet_dir, report.spark["full"]["parquet_dir"])
+        report.reconciled["spark_marts_differ"] = sorted(m for m, ok in same.items() if not ok)
+        report.reconciled["spark_marts_equal"] = all(same.values())
     return report

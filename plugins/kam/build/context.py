@@ -35,6 +35,11 @@ def write_run_context(settings: Settings, run_date: dt.date, rebuild_from_month:
               + (f"date '{rebuild_from_month.isoformat()}')" if rebuild_from_month else "null)"))
     statements = [*run_context_ddl(settings.dbt_project_dir / "dbt_project.yml"), "delete from ops.kam_run_context",
                   values]
+    if settings.target == "spark":  # a file in the lake, read by Spark as ops.kam_run_context
+        from kam.spark.lake import write_run_context as write_lake_context
+
+        write_lake_context(settings.lake_dir, run_date, rebuild_from_month)
+        return
     if settings.target == "postgres":
         from kam.postgres.connection import connect
 

@@ -57,6 +57,10 @@ def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = No
     if run_vars:
         cmd += ["--vars", json.dumps(run_vars)]
     env = {**os.environ, **settings.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if settings.target == "spark":  # Java checked, Spark's folders made under KAM_HOME
+        from kam.spark.session import prepare
+
+        prepare(settings)
     log.info("running: %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=settings.dbt_project_dir)

@@ -81,4 +81,8 @@ def served_at(settings: Settings) -> str:
         from kam.publish.postgres import SERVED_SCHEMA
 
         return f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)} (BI role {settings.bi_role})"
+    if settings.target == "spark":
+        from kam.publish.spark import served_at as spark_served_at
+
+        return spark_served_at(settings)
     return str(settings.published_path)
