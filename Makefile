@@ -23,7 +23,7 @@ endef
 BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
 JAVA_PACKAGES := openjdk-17-jre-headless
 
-.PHONY: setup demo test test-fast lint browser java bi bi-install bench lock lock-lint lock-bi clean
+.PHONY: setup demo test test-fast lint browser java bi bi-install bench bench-spark lock lock-lint lock-bi clean
 
 setup: $(STAMP)
 
@@ -95,6 +95,10 @@ lint: setup $(LINT_STAMP)
 
 bench: setup
 	$(BIN)/kam bench
+
+# The Spark target against DuckDB on the same files, at a modest scale (docs/spark.md)
+bench-spark: setup java
+	$(BIN)/kam bench --customers 10000 --spark
 
 # Re-resolve the lock from the top-level requirements (needs the package registry).
 lock:

@@ -81,9 +81,21 @@ def check_drift_postgres(cur, limits_path: Path, served_schema: str = "analytics
     return compare(rows, served_schema, limits_path)
 
 
-def compare(rows, served: str, limits_path: Path) -> DriftReport:
+# What the drift SQL cannot say alike on every engine: Spark 3.5 has no string_agg and
+# parses neither "double precision" nor a varchar without a length.
+DIALECTS = {
+    "default": {"double": "double precision",
+                "batch_list": "string_agg(distinct cast(_batch_id as varchar), ', ')"},
+    "spark": {"double": "double",
+              "batch_list": "array_join(array_sort(collect_set(cast(_batch_id as string))), ', ')"},
+}
+
+
+def compare(rows, served: str, limits_path: Path, dialect: str = "default") -> DriftReport:
     """The drift checks in portable SQL; ``rows(sql, params)`` runs a query, ``served`` names the
-    schema of the served publication (``served.main`` in DuckDB, ``analytics`` in PostgreSQL)."""
+    schema of the served publication (``served.main`` in DuckDB, ``analytics`` in PostgreSQL and
+    on Spark); ``dialect`` picks the few fragments that differ (:data:`DIALECTS`)."""
+    sql = DIALECTS[dialect]
     report = DriftReport()
     limits = load_limits(limits_path)
     base = rows(f"select publication_id, run_date, started_at from {served}.publications "
@@ -94,9 +106,9 @@ def compare(rows, served: str, limits_path: Path) -> DriftReport:
     pub_id, base_run_date, base_started = base[0]
     report.baseline = f"publication {pub_id} (run date {base_run_date})"
     _key_accounts(rows, served, report, limits["key_accounts_change_pct"])
-    _tier_shares(rows, served, report, limits["tier_share_change_pp"])
+    _tier_shares(rows, served, report, limits["tier_share_change_pp"], sql)
     _closed_months(rows, served, report, limits["closed_month_revenue_change_pct"], base_run_date,
-                   base_started)
+                   base_started, sql)
     for line in report.failures:
         log.error("%s", line)
     for line in report.warnings:
@@ -119,12 +131,12 @@ def _key_accounts(rows, served: str, report: DriftReport, limits: dict) -> None:
         _level(report, limits, pct, f"key accounts {before} → {after} ({pct:+.1f}%)")
 
 
-def _tier_shares(rows, served: str, report: DriftReport, limits: dict) -> None:
+def _tier_shares(rows, served: str, report: DriftReport, limits: dict, sql: dict) -> None:
     shares = rows(f"""
-        with b as (select tier, cast(count(*) as double precision) / sum(count(*)) over () as share
+        with b as (select tier, cast(count(*) as {sql['double']}) / sum(count(*)) over () as share
                    from {served}.customer_value_monthly
                    where as_of_month = {LATEST.format(db=served)} group by tier),
-             a as (select tier, cast(count(*) as double precision) / sum(count(*)) over () as share
+             a as (select tier, cast(count(*) as {sql['double']}) / sum(count(*)) over () as share
                    from marts.customer_value_monthly
                    where as_of_month = {LATEST.format(db='marts')} group by tier)
         select coalesce(a.tier, b.tier) as tier, coalesce(b.share, 0), coalesce(a.share, 0)
@@ -140,14 +152,14 @@ def _tier_shares(rows, served: str, report: DriftReport, limits: dict) -> None:
 
 
 def _closed_months(rows, served: str, report: DriftReport, limits: dict, base_run_date,
-                   base_started) -> None:
+                   base_started, sql: dict) -> None:
     months = rows(f"""
         with b as (select date_trunc('month', order_date) as month, sum(net_amount) as revenue
                    from {served}.fct_order_lines where is_revenue group by 1),
              a as (select date_trunc('month', order_date) as month, sum(net_amount) as revenue
                    from marts.fct_order_lines where is_revenue group by 1),
              late as (select date_trunc('month', order_date) as month, count(*) as rows_,
-                             string_agg(distinct cast(_batch_id as varchar), ', ') as batches
+                             {sql['batch_list']} as batches
                       from raw.orders where _loaded_at > ? group by 1)
         select month, coalesce(b.revenue, 0), coalesce(a.revenue, 0),
                coalesce(late.rows_, 0), late.batches

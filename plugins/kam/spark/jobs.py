@@ -34,7 +34,6 @@ class SparkCursor:
         self._rows: list[tuple] = []
 
     def execute(self, sql: str, params=()) -> None:
-        sql = sql.replace("double precision", "double")  # Spark's name of the 8-byte float
         self._rows = [tuple(r) for r in self.spark.sql(sql, args=list(params) or None).collect()]
 
     def fetchone(self):
@@ -93,7 +92,7 @@ def audit(settings: Settings, spark, run_date: str) -> dict:
             cur.execute(sql, params)
             return cur.fetchall()
 
-        drift = compare(rows, SERVED_DB, limits)
+        drift = compare(rows, SERVED_DB, limits, dialect="spark")
     else:
         drift = DriftReport()
         drift.measures["note"] = "no previous publication: nothing to compare"
