@@ -117,6 +117,14 @@ def copy_of_first_run(first_run, tmp_path) -> Path:
     return home
 
 
+def missing(reason: str):
+    """A test's real component is not on this machine: skip with the reason; with CI=true, where
+    `make test` installs every one of them, fail instead (a skip there would hide a failure)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
 # --- PostgreSQL (issue: production deployment) -------------------------------------------
 # Tests that need the server create and drop their own database. Without a server they skip
 # with the reason; in CI (CI=true) a missing server is a failure, never a skip.
@@ -129,10 +137,7 @@ def _pg_admin():
     try:
         conn = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=5)
     except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL not reachable at {PG_ADMIN_DSN} (set KAM_TEST_PG_ADMIN_DSN): {exc}".strip()
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        missing(f"PostgreSQL not reachable at {PG_ADMIN_DSN} (set KAM_TEST_PG_ADMIN_DSN): {exc}".strip())
     conn.autocommit = True
     return conn
 
@@ -166,10 +171,7 @@ def pg_database():
 def chromium_path() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        reason = "Chromium not found (make browser installs Debian's chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        missing("Chromium not found (make browser installs Debian's chromium)")
     return found
 
 
@@ -190,6 +192,4 @@ def java_or_skip() -> str:
     try:
         return require_java()
     except ConfigError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {exc}")
-        pytest.skip(str(exc))
+        missing(str(exc))

@@ -186,9 +186,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if settings.target == "spark":  # the local snapshot of the last publication (kam.publish.spark)
         from kam.publish.spark import served_snapshot
 
-        path = (served_snapshot(settings) if settings.warehouse_path.exists() else None) or \
-            settings.spark_dir / "snapshots" / "none"
-    if not _exists(path, "nothing published yet at"):
+        path = served_snapshot(settings) if settings.warehouse_path.exists() else None
+        if path is None:
+            print("error: nothing published on Spark yet (run `kam run --target spark` first)", file=sys.stderr)
+            return 2
+    elif not _exists(path, "nothing published yet at"):
         return 2
     print(explain(settings, args.customer_id, args.month, path))
     return 0

@@ -23,6 +23,9 @@ PUBLISHED_MARTS: tuple[str, ...] = (
     "visit_coverage",
 )
 
+# Published beside the marts, from kam's own ops tables (not dbt models).
+OPS_PUBLISHED: tuple[str, ...] = ("tier_publication_log", "publications")
+
 # The month column each large mart is partitioned by for publication: a publication
 # rewrites only the months whose content changed (kam.publish); the others whole.
 PUBLICATION_PARTITIONS: dict[str, str] = {

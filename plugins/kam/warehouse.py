@@ -97,6 +97,12 @@ alter table ops.publications add column if not exists data_interval_end timestam
 """
 
 
+def tables_in(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """The tables of a schema, by name."""
+    return [r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]).fetchall()]
+
+
 def connect(settings: Settings, read_only: bool = False, retries: int = 30) -> duckdb.DuckDBPyConnection:
     """Open the working warehouse, waiting briefly if another writer holds the lock."""
     settings.kam_home.mkdir(parents=True, exist_ok=True)

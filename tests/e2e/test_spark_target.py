@@ -102,15 +102,15 @@ def test_spark_marts_equal_duckdb_marts(spark_run, first_run):
             duck, spark = duck.drop(columns=["published_at"]), spark.drop(columns=["published_at"])
         assert_same_mart(mart, duck, spark)
     # and what Spark serves is what the copies hold: counted in database analytics itself
-    served = _spark_job(home, "served")
+    served = _spark_job(home, "served", with_counts=True)
     assert served["publication_id"] == 1
     for mart in PUBLISHED_MARTS:
         assert served["counts"][mart] == len(_rows(home, mart)), mart
 
 
-def _spark_job(home, job):
+def _spark_job(home, job, **payload):
     code = ("import json, sys; from kam.config import load_settings; from kam.spark.session import run_job; "
-            f"print(json.dumps(run_job(load_settings(), {job!r})))")
+            f"print(json.dumps(run_job(load_settings(), {job!r}, {payload!r})))")
     proc = subprocess.run([sys.executable, "-c", code], env=kam_env(home, **SPARK), capture_output=True, text=True,
                           timeout=600, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -127,11 +127,11 @@ def _publish(home, **extra):
 
 def test_killed_spark_publication_leaves_served_marts_complete(spark_run, small_landing):
     home, _ = spark_run
-    before = _spark_job(home, "served")
+    before = _spark_job(home, "served", with_counts=True)
     copies = {m: len(_rows(home, m)) for m in PUBLISHED_MARTS}
     killed = _publish(home, KAM_FAULT_KILL_AT="publish.mid_copy")
     assert killed.returncode == -9, killed.stderr[-2000:]
-    after = _spark_job(home, "served")
+    after = _spark_job(home, "served", with_counts=True)
     assert after == before  # analytics still serves publication 1, every table whole
     assert {m: len(_rows(home, m)) for m in PUBLISHED_MARTS} == copies
     ledger = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
@@ -154,6 +154,6 @@ def test_killed_spark_publication_leaves_served_marts_complete(spark_run, small_
     ledger.close()
     assert json.loads(audit)["drift"]["baseline"] == "publication 1 (run date 2026-06-15)"  # drift ran on Spark
     assert mode == "incremental", mode  # the second build recomputed only what changed
-    served = _spark_job(home, "served")
+    served = _spark_job(home, "served", with_counts=True)
     assert served["publication_id"] == 3
     assert {m: served["counts"][m] for m in PUBLISHED_MARTS} == {m: before["counts"][m] for m in PUBLISHED_MARTS}

@@ -95,7 +95,7 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     if unexpected:  # a bug or an environment problem, not bad data: fail the task
         raise RuntimeError("; ".join(r.summary() for r in unexpected))
     synced = _sync_to_server(settings) if settings.target == "postgres" else \
-        _sync_to_lake(settings) if settings.target == "spark" else {}
+        _sync_to_lake(settings, source) if settings.target == "spark" else {}
     _tell_downstream(context, f"kam.raw.{source}", run_date)
     return {
         "source": source,
@@ -127,13 +127,13 @@ def _sync_to_server(settings) -> dict[str, int]:
         return sync_new_batches(con, settings.pg_dsn, settings.tmp_dir)
 
 
-def _sync_to_lake(settings) -> dict[str, int]:
-    """Target spark: write the new raw batches into the raw lake as Parquet (kam.spark.lake)."""
+def _sync_to_lake(settings, source: str) -> dict[str, int]:
+    """Target spark: write this source's new raw batches into the raw lake as Parquet (kam.spark.lake)."""
     from kam.spark.lake import export_new_batches
     from kam.warehouse import warehouse
 
     with warehouse(settings, read_only=True) as con:
-        return export_new_batches(con, settings.lake_dir)
+        return export_new_batches(con, settings.lake_dir, [source])
 
 
 @_reports_peak_memory

@@ -18,6 +18,7 @@ import duckdb
 
 from kam.postgres.connection import connect, q, redacted
 from kam.postgres.types import create_like, duck_columns
+from kam.warehouse import tables_in
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,6 @@ def copy_query(duck: duckdb.DuckDBPyConnection, cur, query: str, target: str,
         path.unlink(missing_ok=True)
 
 
-def _tables(duck: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
-    return [r[0] for r in duck.execute(
-        "select table_name from information_schema.tables where table_schema = ? order by 1",
-        [schema]).fetchall()]
-
-
 def _max_batch(cur, schema: str, table: str, column: str) -> int:
     cur.execute(f"select coalesce(max({q(column)}), 0) from {q(schema)}.{q(table)}")
     return int(cur.fetchone()[0])
@@ -71,7 +66,7 @@ def sync_new_batches(duck: duckdb.DuckDBPyConnection, dsn: str, tmp_dir: Path) -
     try:
         with conn, conn.cursor() as cur:
             cur.execute("select pg_advisory_xact_lock(hashtext('kam.sync'))")  # one syncer at a time
-            targets = [(s, t, "_batch_id") for s in SYNCED_SCHEMAS for t in _tables(duck, s)]
+            targets = [(s, t, "_batch_id") for s in SYNCED_SCHEMAS for t in tables_in(duck, s)]
             targets.append(("ops", "ingest_batches", "batch_id"))
             for schema, table, key in targets:
                 columns = duck_columns(duck, schema, table)

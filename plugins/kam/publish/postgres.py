@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kam.config import Settings
 from kam.faults import checkpoint
+from kam.marts import OPS_PUBLISHED as OPS_TABLES
 from kam.marts import PUBLISHED_MARTS
 from kam.postgres.connection import connect, q, redacted
 from kam.postgres.grants import ensure_bi_role, grant_bi
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 SERVED_SCHEMA = "analytics"
 NEXT_SCHEMA = "analytics_next"
-OPS_TABLES = ("tier_publication_log", "publications")
 
 
 def schema_publication_id(dsn: str, schema: str = SERVED_SCHEMA) -> int | None:

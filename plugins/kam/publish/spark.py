@@ -26,6 +26,7 @@ from pathlib import Path
 
 from kam.config import Settings
 from kam.faults import checkpoint
+from kam.marts import OPS_PUBLISHED as OPS_TABLES
 from kam.marts import PUBLISHED_MARTS
 from kam.publish.ledger import (
     DataInterval,
@@ -38,8 +39,6 @@ from kam.spark.session import run_job
 from kam.warehouse import warehouse
 
 log = logging.getLogger(__name__)
-
-OPS_TABLES = ("tier_publication_log", "publications")
 
 
 def served_at(settings: Settings) -> str:
@@ -89,7 +88,7 @@ def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, aud
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".kam-spark-publish-", dir=settings.tmp_dir))
     try:
-        served = run_job(settings, "served", {"tiers_out": str(work / "tiers.parquet")})
+        served = run_job(settings, "served", {"tiers_out": str(work / "tiers.parquet"), "with_counts": True})
         if served["missing_marts"]:
             raise RuntimeError(f"cannot publish: marts missing on Spark: {served['missing_marts']}")
         with warehouse(settings) as con:

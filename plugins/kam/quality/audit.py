@@ -162,8 +162,13 @@ def _run_audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
 
 
 # the sample is the rows whose hash falls under a threshold: parallel, one pass, and the
-# same rows for the same content (a reservoir sample is single-threaded)
-_SAMPLE_BUCKETS = 1_000_000
+# same rows for the same content (a reservoir sample is single-threaded); Spark's audit too
+SAMPLE_BUCKETS = 1_000_000
+
+
+def sample_threshold(total: int, max_rows: int) -> int:
+    """The hash bucket below which a row is in the sample of about ``max_rows`` of ``total``."""
+    return max(1, int(SAMPLE_BUCKETS * max_rows / total))
 
 
 def _mart_frame(con, mart: str, suite, max_rows: int, result: AuditResult):
@@ -178,8 +183,7 @@ def _mart_frame(con, mart: str, suite, max_rows: int, result: AuditResult):
     total = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
     where = ""
     if total > max_rows:
-        threshold = max(1, int(_SAMPLE_BUCKETS * max_rows / total))
-        where = f" where hash(t) % {_SAMPLE_BUCKETS} < {threshold}"
+        where = f" where hash(t) % {SAMPLE_BUCKETS} < {sample_threshold(total, max_rows)}"
     frame = con.sql(f"select {projection} from marts.{mart} t{where}").arrow().read_all() \
         .to_pandas(date_as_object=False)
     if where:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from kam.config import Settings, load_settings
 from kam.faults import checkpoint
+from kam.marts import OPS_PUBLISHED as OPS_TABLES
 from kam.marts import PUBLISHED_MARTS
 
 log = logging.getLogger("kam.spark.jobs")
 
 SERVED_DB = "analytics"
 VERSION_PREFIX = "analytics_v"
-OPS_TABLES = ("tier_publication_log", "publications")
 
 
 class SparkCursor:
@@ -54,15 +54,16 @@ def _counts(spark, database: str) -> dict[str, int]:
     return {t: spark.table(f"{database}.{t}").count() for t in (*PUBLISHED_MARTS, *OPS_TABLES)}
 
 
-def served(settings: Settings, spark, tiers_out: str | None = None) -> dict:
-    """What ``analytics`` serves now; with ``tiers_out``, the marts' latest tiers as a Parquet file."""
+def served(settings: Settings, spark, tiers_out: str | None = None, with_counts: bool = False) -> dict:
+    """What ``analytics`` serves now (with ``with_counts``, the rows of every table it serves); with
+    ``tiers_out``, the marts' latest tiers as a Parquet file (the publisher's tier log)."""
     pub_id = served_publication(spark)
     missing = [m for m in PUBLISHED_MARTS if not spark.catalog.tableExists(f"marts.{m}")]
     if tiers_out and not missing:
         spark.sql("select as_of_month, customer_id, tier from marts.customer_value_monthly where as_of_month = "
                   "(select max(as_of_month) from marts.customer_value_monthly)").toPandas().to_parquet(tiers_out)
     return {"publication_id": pub_id, "missing_marts": missing,
-            "counts": _counts(spark, SERVED_DB) if pub_id is not None else None}
+            "counts": _counts(spark, SERVED_DB) if pub_id is not None and with_counts else None}
 
 
 def audit(settings: Settings, spark, run_date: str) -> dict:
@@ -100,25 +101,23 @@ def audit(settings: Settings, spark, run_date: str) -> dict:
     return result.summary()
 
 
-_SAMPLE_BUCKETS = 1_000_000
-
-
 def _mart_frame(spark, mart: str, suite, max_rows: int, result):
     """As kam.quality.audit._mart_frame: the suite's columns, a repeatable hash sample above
     ``max_rows``; dates as pandas datetimes, as GX sees them on the DuckDB target."""
     import pandas as pd
 
+    from kam.quality.audit import SAMPLE_BUCKETS, sample_threshold
     from kam.quality.gx_suites import suite_columns
 
     table = spark.table(f"marts.{mart}")
     columns = suite_columns(suite) or table.columns
     total = table.count()
     if total > max_rows:
-        threshold = max(1, int(_SAMPLE_BUCKETS * max_rows / total))
-        table = table.where(f"pmod(hash({', '.join(f'`{c}`' for c in table.columns)}), {_SAMPLE_BUCKETS}) "
-                            f"< {threshold}")
-    frame = table.select(*[f"`{c}`" for c in columns]).toPandas()
-    for name, kind in table.select(*[f"`{c}`" for c in columns]).dtypes:
+        table = table.where(f"pmod(hash({', '.join(f'`{c}`' for c in table.columns)}), {SAMPLE_BUCKETS}) "
+                            f"< {sample_threshold(total, max_rows)}")
+    table = table.select(*[f"`{c}`" for c in columns])
+    frame = table.toPandas()
+    for name, kind in table.dtypes:
         if kind == "date":
             frame[name] = pd.to_datetime(frame[name])
     if total > max_rows:
@@ -126,12 +125,13 @@ def _mart_frame(spark, mart: str, suite, max_rows: int, result):
     return frame
 
 
-def documented_columns(settings: Settings, mart: str) -> list[str]:
-    """A mart's columns in their documented order (the BI contract; Spark moves partition columns last)."""
+def documented_columns(settings: Settings) -> dict[str, list[str]]:
+    """Each published mart's columns in their documented order (the BI contract; Spark moves
+    partition columns last), from the manifest of the build being published."""
     from kam.build.runner import target_dir
 
-    manifest = json.loads((target_dir(settings) / "manifest.json").read_text())
-    return list(manifest["nodes"][f"model.kam.{mart}"]["columns"])
+    nodes = json.loads((target_dir(settings) / "manifest.json").read_text())["nodes"]
+    return {mart: list(nodes[f"model.kam.{mart}"]["columns"]) for mart in PUBLISHED_MARTS}
 
 
 def publish(settings: Settings, spark, publication_id: int, run_date: str, ops_dir: str, ops_counts: dict,
@@ -146,10 +146,11 @@ def publish(settings: Settings, spark, publication_id: int, run_date: str, ops_d
     spark.sql(f"drop database if exists {version} cascade")
     spark.sql(f"create database {version}")
     expected: dict[str, int] = {}
+    documented = documented_columns(settings)
     for i, mart in enumerate(PUBLISHED_MARTS):
         if i == len(PUBLISHED_MARTS) // 2:
             checkpoint("publish.mid_copy")
-        columns = documented_columns(settings, mart)
+        columns = documented[mart]
         built = spark.table(f"marts.{mart}").columns
         if sorted(columns) != sorted(built):
             raise RuntimeError(f"marts.{mart} has columns {built}, its documentation {columns}: "

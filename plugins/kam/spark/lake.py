@@ -18,9 +18,12 @@ import datetime as dt
 import logging
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+
+from kam.warehouse import tables_in
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +43,32 @@ def lake_batches(folder: Path) -> set[int]:
     return {int(m.group(1)) for p in folder.iterdir() if (m := _BATCH_FILE.match(p.name))}
 
 
-def _write(duck: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
-    """``query``'s rows into ``path``, atomically: a hidden file, then a rename."""
+def _write(duck: duckdb.DuckDBPyConnection, query: str, path: Path, rows: int) -> None:
+    """``query``'s ``rows`` rows into ``path``, atomically: a hidden file, checked, then a rename."""
     hidden = path.with_name(f".{path.name}.tmp")
     hidden.unlink(missing_ok=True)
-    duck.execute(f"copy ({query}) to '{hidden}' (format parquet, compression zstd)")
+    (written,) = duck.execute(f"copy ({query}) to '{hidden}' (format parquet, compression zstd)").fetchone()
+    if written != rows:
+        hidden.unlink(missing_ok=True)
+        raise RuntimeError(f"{path}: wrote {written} rows, expected {rows}")
     os.replace(hidden, path)
 
 
-def _tables(duck: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
-    return [r[0] for r in duck.execute(
-        "select table_name from information_schema.tables where table_schema = ? order by 1",
-        [schema]).fetchall()]
-
-
-def export_new_batches(duck: duckdb.DuckDBPyConnection, lake_dir: Path) -> dict[str, int]:
-    """Write the batches the lake lacks; returns rows written per table. Batches are
-    committed whole in DuckDB and never change afterwards, so a batch id that has its
-    file is done; a file left hidden by a crash is written again."""
+def export_new_batches(duck: duckdb.DuckDBPyConnection, lake_dir: Path,
+                       tables: Iterable[str] | None = None) -> dict[str, int]:
+    """Write the batches the lake lacks (of ``tables``, default every raw table); returns rows
+    written per table. Batches are committed whole in DuckDB and never change afterwards, so a
+    batch id that has its file is done; a file left hidden by a crash is written again."""
     written: dict[str, int] = {}
     for schema in LAKE_SCHEMAS:
-        for table in _tables(duck, schema):
+        for table in tables_in(duck, schema):
+            if tables is not None and table not in tables:
+                continue
             folder = lake_dir / schema / table
             folder.mkdir(parents=True, exist_ok=True)
             relation = f'{schema}."{table}"'
             if not (folder / SCHEMA_FILE).exists():
-                _write(duck, f"select * from {relation} limit 0", folder / SCHEMA_FILE)
+                _write(duck, f"select * from {relation} limit 0", folder / SCHEMA_FILE, 0)
             have = lake_batches(folder)
             rows = 0
             for batch_id, count in duck.execute(
@@ -73,7 +76,7 @@ def export_new_batches(duck: duckdb.DuckDBPyConnection, lake_dir: Path) -> dict[
                 if batch_id in have:
                     continue
                 _write(duck, f"select * from {relation} where _batch_id = {int(batch_id)}",
-                       batch_file(folder, int(batch_id)))
+                       batch_file(folder, int(batch_id)), count)
                 rows += count
             written[f"{schema}.{table}"] = rows
     log.info("raw lake %s: %s", lake_dir, ", ".join(f"{k} +{v}" for k, v in written.items()))
@@ -87,5 +90,5 @@ def write_run_context(lake_dir: Path, run_date: dt.date, rebuild_from_month: dt.
     month = f"date '{rebuild_from_month.isoformat()}'" if rebuild_from_month else "cast(null as date)"
     path = folder / "context.parquet"
     with duckdb.connect() as duck:
-        _write(duck, f"select date '{run_date.isoformat()}' as run_date, {month} as rebuild_from_month", path)
+        _write(duck, f"select date '{run_date.isoformat()}' as run_date, {month} as rebuild_from_month", path, 1)
     return path
