@@ -261,8 +261,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     settings = base.with_overrides(kam_home=work / "home", landing_dir=work / "landing")
     print(f"kam bench: {args.customers:,} customers × {args.months} months "
           f"({', '.join(f'{k} ~{v:,}' for k, v in _volumes(args, BENCH_PER_CUSTOMER).items())}) in {work}")
-    report = run_bench(settings, args.customers, args.months, args.seed, args.date or dt.date.today(),
+    run_date = args.date or dt.date.today()
+    report = run_bench(settings, args.customers, args.months, args.seed, run_date,
                        volumes=_volumes(args, BENCH_PER_CUSTOMER), spark=args.spark)
+    report.series = _bench_series(args, settings, work, run_date, report)
     print()
     print(report.markdown())
     if args.report != "-":
@@ -275,6 +277,42 @@ def cmd_bench(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _bench_series(args: argparse.Namespace, settings, work: Path, run_date: dt.date, report) -> str:
+    """kam bench --small-files / --history-months / --scales: the series after the main run (markdown)."""
+    from kam.bench import series
+
+    out = []
+    if args.small_files:
+        many, lines = args.small_files
+        report.small_files = series.small_files(settings, work / "small_files", settings.landing_dir, many,
+                                                args.few_files, lines, run_date)
+        out.append("#### Many small files\n\n" + series.small_files_markdown(report.small_files))
+    if args.history_months:
+        runs = series.history(settings, work / "history", args.customers, args.history_months, args.seed, run_date)
+        out.append("#### Daily runs after a short and a long history\n\n" + series.history_markdown(runs))
+    if args.scales:
+        runs = series.growth(settings, work / "growth", args.scales, args.months, args.seed, run_date)
+        out.append("#### Growth: full runs at several sizes\n\n" + series.growth_markdown(runs))
+    return "\n".join(out)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers separated by commas, got {text!r}")
+    return values
+
+
+def _files_by_lines(text: str) -> tuple[int, int]:
+    values = _int_list(text.replace("x", ","))
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected FILESxLINES such as 80x75000, got {text!r}")
+    return values[0], values[1]
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
@@ -367,6 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--keep", action="store_true", help="keep the generated data and state afterwards")
     b.add_argument("--spark", action="store_true",
                    help="also run both runs on the Spark target (local Spark, docs/spark.md) and compare")
+    b.add_argument("--small-files", type=_files_by_lines, metavar="FILESxLINES", default=None,
+                   help="also ingest FILES Parquet files of LINES order lines each, and the same lines in "
+                        "--few-files files (DESIGN.md §6: 80x75000)")
+    b.add_argument("--few-files", type=int, default=4, help="the few files of --small-files (default 4)")
+    b.add_argument("--history-months", type=_int_list, metavar="M1,M2", default=None,
+                   help="also a full and a daily run after each history length, every customer present "
+                        "from the first month (DESIGN.md §6: 24,72)")
+    b.add_argument("--scales", type=_int_list, metavar="N1,N2,...", default=None,
+                   help="also a full run at each customer count, --months months (DESIGN.md §6: "
+                        "10000,30000,100000)")
     b.add_argument("--report", default=str(Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"),
                    help="markdown file the figures are appended to ('-': print only)")
     b.set_defaults(func=cmd_bench)

@@ -15,17 +15,33 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
     report = tmp_path / "benchmarks.md"
     work = tmp_path / "bench"
     proc = run_kam(["bench", "--customers", "40", "--months", "13", "--date", END_DATE.isoformat(),
-                    "--workdir", str(work), "--report", str(report)], tmp_path / "home")
+                    "--workdir", str(work), "--report", str(report), "--small-files", "4x300", "--few-files", "2"],
+                   tmp_path / "home")
     text = report.read_text()
     assert text.startswith("# Benchmarks")
-    for row in ("| ingest |", "| dbt build |", "| audit |", "| publish |", "| engine floor: DuckDB SQL script |",
+    for row in ("| ingest |", "| dbt build |", "| audit |", "| publish |", "| fair engine floor: ",
+                "| two-mart floor: order lines and revenue per customer-month, DuckDB SQL script |",
                 "| pandas baseline |", "| the dbt models' SQL alone", "| whole pipeline"):
         assert row in text, row
     # each stage reports its peak memory (the task's own high-water mark, read from its XCom)
     for stage in ("ingest", "dbt build", "audit", "publish"):
         row = re.search(rf"^\| {stage} \| [\d.]+ \| [^|]+ \| [^|]+ \| ([\d,]+) \|$", text, re.M)
         assert row and 50 < int(row.group(1).replace(",", "")) < 24_000, (stage, text)
-    assert re.search(r"pipeline / engine floor: \*\*[\d.]+×\*\*", text)
+    assert re.search(r"pipeline / two-mart floor: \*\*[\d.]+×\*\*", text)
+    # the fair floor (the scorecard and tier history by hand) reproduces both published marts
+    for ratio in ("pipeline / fair floor", "dbt build / fair floor"):
+        assert re.search(rf"{ratio}: \*\*[\d.]+×\*\*", text), ratio
+    for mart in ("customer_value_monthly", "customer_tier_history"):
+        line = re.search(rf"fair floor vs the published {mart}: ([\d,]+) of ([\d,]+) rows equal in every column "
+                         r"\(\*\*100\.00%\*\*", text)
+        assert line and line.group(1) == line.group(2) != "0", (mart, text)
+    assert '"fair_floor_marts_equal": true' in text
+    # every DESIGN.md §6 target with its figure; the small files measured
+    for target in ("dbt build ≤ 1.5× fair floor", "pipeline ≤ 2.5× fair floor", "csv ingest ≥ 50%",
+                   "jsonl ingest ≥ 50%", "parquet ingest ≥ 50%", "4 small files ≤ 1.5× the time of the same rows in 2",
+                   "publish ≤ 10% of the full run", "peak RSS < 4 GB"):
+        assert re.search(rf"^\| {re.escape(target)}[^|]* \| [^|]+ \| (yes|no) \|$", text, re.M), (target, text)
+    assert re.search(r"small files: 1,200 order lines as 4 Parquet files ingested in [\d.]+ s, as 2 files", text)
     # DuckDB's readers alone load the same files the ingest stage read: the same rows
     ingested = re.search(r"^\| ingest \| [\d.]+ \| ([\d,]+) \|", text, re.M).group(1)
     floor_rows = re.search(r"^\| load floor: [^|]+ \| [\d.]+ \| ([\d,]+) \|", text, re.M).group(1)

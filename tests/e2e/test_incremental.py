@@ -40,6 +40,11 @@ SCORECARD_TEST = "test.kam.unique_combination_customer_value_monthly_customer_id
 FACT_TEST = "test.kam.unique_fct_order_lines_order_line_id"
 
 
+def _unit_tests_run(home: Path) -> int:
+    results = json.loads((home / "dbt" / "target" / "run_results.json").read_text())["results"]
+    return sum(r["unique_id"].startswith("unit_test.") for r in results)
+
+
 def _published(home: Path) -> dict:
     return published_tables(home / "published" / "analytics.duckdb")
 
@@ -77,10 +82,13 @@ def _incremental_then_full(staged) -> tuple[tuple, dict, dict]:
     month_filter = f"as_of_month >= cast('{build[2]:%Y-%m-%d}' as date)"
     assert month_filter in _test_sql(home, SCORECARD_TEST)
     assert "dbt_subquery" not in _test_sql(home, FACT_TEST)
+    # dbt's unit tests (fixed rows, not data) ran in the full build of these models and rules, not again
+    assert _unit_tests_run(home) == 0
     run_kam(["run", "--landing", str(landing), "--date", END.isoformat(), "--full-refresh"], home)
     assert _last_build(home)[:2] == ("full-refresh", "requested (--full-refresh)")
-    # a full build tests every row
+    # a full build tests every row, and runs the unit tests
     assert "dbt_subquery" not in _test_sql(home, SCORECARD_TEST)
+    assert _unit_tests_run(home) >= 10
     return build, incremental, _published(home)
 
 

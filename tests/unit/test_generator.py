@@ -84,3 +84,20 @@ def test_asked_volumes_are_generated_and_revenue_per_customer_is_kept(tmp_path):
                              f"'{tmp_path / k}/orders/*.csv', all_varchar=true, union_by_name=true)").fetchone()[0]
                for k in ("n", "s")}
     assert 0.8 < revenue["s"] / revenue["n"] < 1.25, revenue
+
+
+def test_all_from_start_puts_every_customer_in_the_first_month(tmp_path):
+    """kam bench --history-months: every customer exists before the first month; by default some
+    are created inside the period."""
+    first = dt.date(END.year - 2, END.month, 1)  # 25 months back: the first month generated
+
+    def created_inside(folder) -> int:
+        frames = [pd.read_csv(p, encoding="gb18030" if "_full_" in p.name else "utf-8", dtype=str)
+                  for p in (folder / "customers").glob("*.csv")]
+        created = pd.to_datetime(pd.concat(frames)["created_at"].str.replace("/", "-"), format="mixed")
+        return int((created >= pd.Timestamp(first)).sum())
+
+    generate(tmp_path / "default", customers=300, months=25, seed=5, end_date=END)
+    generate(tmp_path / "long", customers=300, months=25, seed=5, end_date=END, all_from_start=True)
+    assert created_inside(tmp_path / "default") > 30
+    assert created_inside(tmp_path / "long") == 0

@@ -79,11 +79,11 @@ spined as (
             order by spine.as_of_month
             rows between unbounded preceding and current row
         ), before.last_visit_date) as last_visit_date,
-        sum(coalesce(monthly.visits, 0)) over (
+        cast(sum(coalesce(monthly.visits, 0)) over (
             partition by spine.customer_id
             order by spine.as_of_month
             rows between {{ var('window_months') - 1 }} preceding and current row
-        ) as visits
+        ) as bigint) as visits
     from spine
     left join monthly
         on spine.customer_id = monthly.customer_id

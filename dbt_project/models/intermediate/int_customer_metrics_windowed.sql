@@ -60,21 +60,25 @@ windowed as (
         as_of_month,
         as_of_date,
         is_complete_month,
-        {%- for column in ['revenue', 'gross_profit', 'service_solution_revenue',
-                           'discounted_net_amount', 'list_amount', 'order_count', 'order_days'] %}
-        sum(month_{{ column }}) over (
+        {#- sums stored as bigint and decimal(18, 2), not DuckDB's hugeint and decimal(38, 2) for
+            sum(): later scans of those are 10-140x slower (docs/benchmarks.md, issue 22) -#}
+        {%- for column, type in [('revenue', 'decimal(18, 2)'), ('gross_profit', 'decimal(18, 2)'),
+                                 ('service_solution_revenue', 'decimal(18, 2)'),
+                                 ('discounted_net_amount', 'decimal(18, 2)'), ('list_amount', 'decimal(18, 4)'),
+                                 ('order_count', 'bigint'), ('order_days', 'bigint')] %}
+        cast(sum(month_{{ column }}) over (
             partition by customer_id order by as_of_month
             rows between {{ w - 1 }} preceding and current row
-        ) as {{ column }},
+        ) as {{ type }}) as {{ column }},
         {%- endfor %}
-        sum(month_revenue) over (
+        cast(sum(month_revenue) over (
             partition by customer_id order by as_of_month
             rows between {{ 2 * w - 1 }} preceding and {{ w }} preceding
-        ) as previous_revenue,
-        sum(case when month_revenue <> 0 then 1 else 0 end) over (
+        ) as decimal(18, 2)) as previous_revenue,
+        cast(sum(case when month_revenue <> 0 then 1 else 0 end) over (
             partition by customer_id order by as_of_month
             rows between {{ w - 1 }} preceding and current row
-        ) as active_months,
+        ) as bigint) as active_months,
         max(month_largest_order_amount) over (
             partition by customer_id order by as_of_month
             rows between {{ w - 1 }} preceding and current row
@@ -131,10 +135,10 @@ final as (
         end as avg_discount_rate,
         -- customer (客户)
         customers.annual_budget,
-        case
+        cast(case
             when customers.annual_budget is not null
                 then greatest(customers.annual_budget - greatest(windowed.revenue, 0), 0)
-        end as budget_headroom,
+        end as decimal(18, 2)) as budget_headroom,
         case
             when customers.annual_budget > 0
                 then cast(windowed.revenue as {{ kam_double() }}) / customers.annual_budget

@@ -232,15 +232,15 @@ final as (
     select
         spine.customer_id,
         spine.as_of_month,
-        -- amounts keep the scale of the sums they are (DuckDB's type; PostgreSQL's numeric would vary)
-        cast(case when windowed.due_count > 0 then windowed.due_amount end as decimal(38, 2)) as invoiced_due_amount,
-        cast(case when windowed.due_count > 0 then windowed.collected_amount end as decimal(38, 2)) as collected_amount,
+        -- amounts as decimal(18, 2): one scale on every engine, and fast to scan (not decimal(38, 2))
+        cast(case when windowed.due_count > 0 then windowed.due_amount end as decimal(18, 2)) as invoiced_due_amount,
+        cast(case when windowed.due_count > 0 then windowed.collected_amount end as decimal(18, 2)) as collected_amount,
         case
             when windowed.due_count > 0
                 then cast(windowed.collected_amount as {{ kam_double() }}) / windowed.due_amount
         end as collection_rate,
-        cast(coalesce(open_at_as_of.overdue_amount, 0) as decimal(38, 2)) as overdue_amount,
-        cast(coalesce(open_at_as_of.overdue_past_limit_amount, 0) as decimal(38, 2)) as overdue_past_limit_amount,
+        cast(coalesce(open_at_as_of.overdue_amount, 0) as decimal(18, 2)) as overdue_amount,
+        cast(coalesce(open_at_as_of.overdue_past_limit_amount, 0) as decimal(18, 2)) as overdue_past_limit_amount,
         open_at_as_of.max_days_overdue,
         case
             when windowed.paid_count > 0

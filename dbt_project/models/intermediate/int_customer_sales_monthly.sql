@@ -28,7 +28,7 @@ largest as (
         customer_id,
         order_month,
         max(order_amount) as largest_order_amount,
-        count(*) as order_count
+        cast(count(*) as bigint) as order_count
     from orders
     group by customer_id, order_month
 ),
@@ -37,13 +37,16 @@ lines as (
     select
         customer_id,
         order_month,
-        sum(net_amount) as revenue,
-        sum(gross_profit) as gross_profit,
-        sum(case when product_category in ('service', 'solution') then net_amount else 0 end)
-            as service_solution_revenue,
-        sum(case when list_amount > 0 then net_amount else 0 end) as discounted_net_amount,
-        sum(case when list_amount > 0 then list_amount else 0 end) as list_amount,
-        count(distinct order_date) as order_days,
+        -- stored as decimal(18, 2) and bigint, not decimal(38, 2) and hugeint (as metrics_windowed)
+        cast(sum(net_amount) as decimal(18, 2)) as revenue,
+        cast(sum(gross_profit) as decimal(18, 2)) as gross_profit,
+        cast(
+            sum(case when product_category in ('service', 'solution') then net_amount else 0 end)
+            as decimal(18, 2)
+        ) as service_solution_revenue,
+        cast(sum(case when list_amount > 0 then net_amount else 0 end) as decimal(18, 2)) as discounted_net_amount,
+        cast(sum(case when list_amount > 0 then list_amount else 0 end) as decimal(18, 4)) as list_amount,
+        cast(count(distinct order_date) as bigint) as order_days,
         min(order_date) as first_order_date,
         max(order_date) as last_order_date
     from order_lines

@@ -97,17 +97,18 @@ final as (
     select
         spine.customer_id,
         spine.as_of_month,
-        coalesce(in_window.complaints, 0) as complaints,
-        coalesce(in_window.severe_complaints, 0) as severe_complaints,
-        coalesce(open_at_as_of.open_complaints, 0) as open_complaints,
-        coalesce(open_at_as_of.severe_past_sla, 0) as severe_complaints_past_sla,
+        -- counts as bigint (a sum() of integers is a hugeint on DuckDB, slow to scan)
+        cast(coalesce(in_window.complaints, 0) as bigint) as complaints,
+        cast(coalesce(in_window.severe_complaints, 0) as bigint) as severe_complaints,
+        cast(coalesce(open_at_as_of.open_complaints, 0) as bigint) as open_complaints,
+        cast(coalesce(open_at_as_of.severe_past_sla, 0) as bigint) as severe_complaints_past_sla,
         in_window.median_first_response_hours,
         case
             when in_window.complaints > 0
                 then cast(in_window.resolved_complaints as {{ kam_double() }}) / in_window.complaints
         end as resolution_rate,
         in_window.avg_satisfaction,
-        coalesce(in_window.recent_complaints, 0) as recent_complaints
+        cast(coalesce(in_window.recent_complaints, 0) as bigint) as recent_complaints
     from spine
     left join in_window
         on spine.customer_id = in_window.customer_id

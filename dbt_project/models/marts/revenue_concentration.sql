@@ -29,8 +29,10 @@ final as (
         sum(case when revenue_rank <= ceiling({{ var('pareto_top_share') }} * customers) then revenue else 0 end)
         / max(total_revenue) as top20_share,
         -- fewest customers whose revenue reaches 80%: those with less than 80% above them
-        sum(case when revenue_above < {{ var('pareto_revenue_share') }} * total_revenue then 1 else 0 end)
-            as customers_for_80pct,
+        cast(
+            sum(case when revenue_above < {{ var('pareto_revenue_share') }} * total_revenue then 1 else 0 end)
+            as bigint
+        ) as customers_for_80pct,
         -- Gini = 2 * sum(i * x_i) / (n * sum(x)) - (n + 1) / n, x ascending
         2.0 * sum(ascending_rank * revenue) / (max(customers) * max(total_revenue))
         - (max(customers) + 1.0) / max(customers) as gini

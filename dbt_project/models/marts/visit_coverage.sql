@@ -26,7 +26,7 @@ final as (
         tier,
         max(max_days_between_visits) as max_days_between_visits,
         count(*) as accounts,
-        sum(case when is_within_plan then 1 else 0 end) as accounts_within_plan,
+        cast(sum(case when is_within_plan then 1 else 0 end) as bigint) as accounts_within_plan,
         {{ kam_listagg_sorted("case when not is_within_plan then customer_id end", "', '") }}
             as accounts_out_of_plan
     from planned

@@ -32,7 +32,11 @@ class BenchReport:
     stages: list[Figure] = field(default_factory=list)
     pipeline_seconds: float = 0.0
     dag_seconds: dict[str, float] = field(default_factory=dict)
-    floor: Figure | None = None
+    floor: Figure | None = None  # the two-mart floor: order lines and revenue per customer-month by hand
+    fair_floor: Figure | None = None  # DESIGN.md §6's reference: the scorecard and tier history by hand
+    fair_agreement: dict[str, dict] = field(default_factory=dict)  # kam.bench.fair_floor.compare
+    small_files: dict = field(default_factory=dict)  # kam bench --small-files (kam.bench.series)
+    series: str = ""  # kam bench --small-files / --history-months / --scales, as markdown
     pandas: Figure | None = None
     models_sql: Figure | None = None  # the dbt models' compiled SQL alone, one DuckDB session
     load_floor: Figure | None = None  # DuckDB's readers alone into persistent tables, the full run's files
@@ -50,11 +54,15 @@ class BenchReport:
 
     def ratios(self) -> dict[str, float]:
         out = {}
+        stage = {f.name: f.seconds for f in self.stages}
+        if self.fair_floor and self.fair_floor.seconds > 0:
+            out["pipeline / fair floor"] = self.pipeline_seconds / self.fair_floor.seconds
+            if "dbt build" in stage:
+                out["dbt build / fair floor"] = stage["dbt build"] / self.fair_floor.seconds
         if self.floor and self.floor.seconds > 0:
-            out["pipeline / engine floor"] = self.pipeline_seconds / self.floor.seconds
+            out["pipeline / two-mart floor"] = self.pipeline_seconds / self.floor.seconds
         if self.pandas and self.pipeline_seconds > 0:
             out["pandas / pipeline"] = self.pandas.seconds / self.pipeline_seconds
-        stage = {f.name: f.seconds for f in self.stages}
         if self.load_floor and self.load_floor.seconds > 0 and "ingest" in stage:
             out["ingest / load floor"] = stage["ingest"] / self.load_floor.seconds
         if self.models_sql and self.models_sql.seconds > 0:
@@ -74,7 +82,8 @@ class BenchReport:
             return "–" if v is None else format(v, spec)
 
         lines = ["| stage | wall s | rows | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
-        for f in [*self.stages, *(x for x in (self.load_floor, self.floor, self.pandas, self.models_sql) if x)]:
+        extra = (self.fair_floor, self.load_floor, self.floor, self.pandas, self.models_sql)
+        for f in [*self.stages, *(x for x in extra if x)]:
             lines.append(f"| {f.name} | {f.seconds:.1f} | {fmt(f.rows, ',')} | "
                          f"{fmt(f.rows_per_second, ',.0f')} | {fmt(f.peak_rss_mb, ',.0f')} |")
         lines.append(f"| whole pipeline (both DAGs, incl. Airflow and dbt start-up; peak: the largest task) "
@@ -106,7 +115,56 @@ class BenchReport:
                          f"{speeds(self.ingest_by_format)}; DuckDB's load floor: "
                          f"{speeds(self.load_floor_by_format)}\n")
         return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n" + by_format + daily
-                + self._spark_lines() + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n")
+                + self._spark_lines() + self._agreement_lines()
+                + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n\n" + self.targets_table() + "\n"
+                + (f"\n{self.series}" if self.series else ""))
+
+    def _agreement_lines(self) -> str:
+        lines = []
+        for mart, a in self.fair_agreement.items():
+            differ = ", ".join(f"{c} {n:,}" for c, n in a["columns_differ"].items()) or "none"
+            lines.append(f"* fair floor vs the published {mart}: {a['equal']:,} of {a['pipeline_rows']:,} rows equal "
+                         f"in every column (**{a['share_equal']:.2%}**; floor rows {a['floor_rows']:,}, matched on the "
+                         f"key {a['matched']:,}; columns that differ: {differ})\n")
+        return "".join(lines)
+
+    def targets(self) -> list[tuple[str, str, bool | None]]:
+        """DESIGN.md §6's targets this run measures: (target, figure, met; None = not measured here)."""
+        ratios = self.ratios()
+        stage = {f.name: f.seconds for f in self.stages}
+        out: list[tuple[str, str, bool | None]] = []
+        for name, limit in (("dbt build / fair floor", 1.5), ("pipeline / fair floor", 2.5)):
+            if name in ratios:
+                out.append((f"{name.replace(' / ', ' ≤ ' + str(limit) + '× ')}", f"{ratios[name]:.2f}×",
+                            ratios[name] <= limit))
+        for fmt, (rows, seconds) in sorted(self.ingest_by_format.items()):
+            floor_rows, floor_seconds = self.load_floor_by_format.get(fmt, (0, 0.0))
+            if seconds > 0 and floor_seconds > 0 and floor_rows:
+                share = (rows / seconds) / (floor_rows / floor_seconds)
+                out.append((f"{fmt} ingest ≥ 50% of the load floor's rows/s",
+                            f"{share:.0%} ({rows / seconds:,.0f} vs {floor_rows / floor_seconds:,.0f} rows/s)",
+                            share >= 0.5))
+        if self.small_files:
+            sf = self.small_files
+            out.append((f"{sf['many_files']} small files ≤ 1.5× the time of the same rows in {sf['few_files']}",
+                        f"{sf['ratio']:.2f}× ({sf['many_seconds']:.1f} s vs {sf['few_seconds']:.1f} s)",
+                        sf["ratio"] <= 1.5))
+        else:
+            out.append(("many small files ≤ 1.5× a few files", "not measured in this run (kam bench --small-files)",
+                        None))
+        if "publish" in stage and self.pipeline_seconds > 0:
+            share = stage["publish"] / self.pipeline_seconds
+            out.append(("publish ≤ 10% of the full run", f"{share:.1%}", share <= 0.10))
+        if self.peak_rss_mb:
+            out.append(("peak RSS < 4 GB", f"{self.peak_rss_mb:,.0f} MB", self.peak_rss_mb < 4096))
+        out.append(("growth and history", "kam bench --scales / --history-months (their own tables)", None))
+        return out
+
+    def targets_table(self) -> str:
+        lines = ["| DESIGN.md §6 target | measured | met? |", "|---|---|---|"]
+        for target, figure, met in self.targets():
+            lines.append(f"| {target} | {figure} | {'–' if met is None else 'yes' if met else 'no'} |")
+        return "\n".join(lines)
 
     def _spark_lines(self) -> str:
         """kam bench --spark: the Spark target's runs against the DuckDB target's, same files, same machine."""

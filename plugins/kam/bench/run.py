@@ -9,6 +9,7 @@ import duckdb
 
 from kam.bench.airflow_stats import build_seconds, task_figures
 from kam.bench.baseline import pandas_baseline
+from kam.bench.fair_floor import compare, fair_floor
 from kam.bench.floors import floor_job, load_floor, published_core, same_monthly
 from kam.bench.models_sql import models_sql, same_marts
 from kam.bench.report import BenchReport, Figure
@@ -152,10 +153,19 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
     for stage, (seconds, peak) in full_stages.items():
         report.stages.append(Figure(stage, seconds, stage_rows.get(stage), peak))
 
-    echo("engine floor (one DuckDB SQL script) …")
+    echo("two-mart floor (one DuckDB SQL script) …")
     seconds, peak, floor = _measured(floor_job, landing, run_date, settings.duckdb_memory_limit,
                                      str(settings.tmp_dir))
-    report.floor = Figure("engine floor: DuckDB SQL script", seconds, report.rows.get("orders"), peak)
+    report.floor = Figure("two-mart floor: order lines and revenue per customer-month, DuckDB SQL script",
+                          seconds, report.rows.get("orders"), peak)
+    echo("fair engine floor (customer_value_monthly and customer_tier_history by hand, one DuckDB script) …")
+    fair_db = settings.tmp_dir / "fair_floor.duckdb"
+    seconds, peak, _ = _measured(fair_floor, landing, run_date, fair_db, settings.dbt_project_dir,
+                                 settings.duckdb_memory_limit, str(settings.tmp_dir))
+    report.fair_floor = Figure("fair engine floor: customer_value_monthly + customer_tier_history by hand, "
+                               "one DuckDB script from the landing files", seconds, report.rows.get("orders"), peak)
+    report.fair_agreement = compare(fair_db, settings.published_path)
+    fair_db.unlink(missing_ok=True)
     echo("pandas baseline …")
     seconds, peak, baseline = _measured(pandas_baseline, landing, run_date)
     report.pandas = Figure("pandas baseline", seconds, report.rows.get("orders"), peak)
@@ -168,6 +178,8 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
         "customer_month_revenue_equal": same_monthly(pub_monthly, floor[2]) and same_monthly(floor[2], baseline[2]),
         "models_sql_marts_differ": sorted(m for m, same in marts_equal.items() if not same),
         "models_sql_marts_equal": all(marts_equal.values()),
+        "fair_floor_marts_equal": all(a["share_equal"] == 1.0 and a["floor_rows"] == a["pipeline_rows"]
+                                      for a in report.fair_agreement.values()),
     }
     if spark:
         same = _same_published(settings.parquet_dir, report.spark["full"]["parquet_dir"])

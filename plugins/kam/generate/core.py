@@ -76,7 +76,7 @@ def _days_in(month: dt.date, end_date: dt.date) -> int:
 
 
 def _customers(rng: np.random.Generator, n: int, months: list[dt.date],
-               end_date: dt.date) -> pd.DataFrame:
+               end_date: dt.date, all_from_start: bool = False) -> pd.DataFrame:
     ids = np.array([f"C{i:06d}" for i in range(1, n + 1)])
     archetype = np.full(n, "regular", dtype=object)
     draw = rng.random(n)
@@ -112,6 +112,9 @@ def _customers(rng: np.random.Generator, n: int, months: list[dt.date],
     long_standing = np.isin(archetype, ["anchor", "decliner", "churned", "late_payer", "rising", "burst"])
     first_month[long_standing] = 0
     in_window[long_standing] = False
+    if all_from_start:  # a long history with every customer there from its first month (kam bench --history-months)
+        first_month[:] = 0
+        in_window[:] = False
     before_days = rng.integers(30, 3000, n)
     created = np.where(
         (first_month == 0) & ~in_window,
@@ -434,7 +437,8 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int = 42,
              end_date: dt.date | None = None, daily_tail: bool = False, order_lines: int | None = None,
-             complaints: int | None = None, visits: int | None = None) -> GenerationSummary:
+             complaints: int | None = None, visits: int | None = None,
+             all_from_start: bool = False) -> GenerationSummary:
     """Write a landing folder (``out_dir/<source>/...``) and return what was written.
 
     ``order_lines``, ``complaints``, ``visits``: about how many to generate (the rates of
@@ -445,7 +449,11 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
     ``daily_tail``: the orders, complaints and visits of ``end_date`` go into daily files
     (``*_daily_YYYYMMDD``) instead of the period files; with the corrections file they
     are that day's delivery (``summary.last_day_files``), for incremental-run tests and
-    the benchmark's daily run."""
+    the benchmark's daily run.
+
+    ``all_from_start``: every customer exists (and may buy) from the first month on, a shape
+    the default mix (20% created inside the period) does not have: the benchmark's long
+    histories (``kam bench --history-months``)."""
     if customers < 10:
         raise KamError("customers must be at least 10 (the planted stories need ids 1-9)")
     if months < 13:
@@ -453,7 +461,7 @@ def generate(out_dir: Path, customers: int = 2000, months: int = 24, seed: int =
     end_date = end_date or dt.date.today()
     rng = np.random.default_rng(seed)
     month_list = _month_starts(end_date, months)
-    cust = _customers(rng, customers, month_list, end_date)
+    cust = _customers(rng, customers, month_list, end_date, all_from_start)
     for name, value in (("order_lines", order_lines), ("complaints", complaints), ("visits", visits)):
         if value is not None and value <= 0:
             raise KamError(f"{name} must be a positive number, got {value:,}")
