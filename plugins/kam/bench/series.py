@@ -64,30 +64,32 @@ def _full_and_daily(settings: Settings, customers: int, months: int, seed: int, 
     return out
 
 
+def _each_in_its_folder(base: Settings, work: Path, points: list[tuple[str, int, int]], seed: int,
+                        run_date: dt.date, echo, all_from_start: bool, daily: bool) -> list[dict]:
+    """One run per (folder name, customers, months), each in its own folder, removed afterwards."""
+    runs = []
+    for name, customers, months in points:
+        folder = work / name
+        echo(f"{name}: {customers:,} customers × {months} months"
+             f"{', all present from the first month' if all_from_start else ''} …")
+        runs.append(_full_and_daily(_settings(base, folder), customers, months, seed, run_date, echo,
+                                    all_from_start=all_from_start, daily=daily))
+        shutil.rmtree(folder, ignore_errors=True)
+    return runs
+
+
 def growth(base: Settings, work: Path, scales: list[int], months: int, seed: int, run_date: dt.date,
            echo=print) -> list[dict]:
     """A full run per customer count (same months, DESIGN.md §6's volumes per customer)."""
-    runs = []
-    for customers in scales:
-        folder = work / f"scale_{customers}"
-        echo(f"growth: {customers:,} customers × {months} months …")
-        runs.append(_full_and_daily(_settings(base, folder), customers, months, seed, run_date, echo,
-                                    all_from_start=False, daily=False))
-        shutil.rmtree(folder, ignore_errors=True)
-    return runs
+    return _each_in_its_folder(base, work, [(f"scale_{c}", c, months) for c in scales], seed, run_date, echo,
+                               all_from_start=False, daily=False)
 
 
 def history(base: Settings, work: Path, customers: int, months_list: list[int], seed: int, run_date: dt.date,
             echo=print) -> list[dict]:
     """Per history length: every customer from the first month on, the full run, then the daily one."""
-    runs = []
-    for months in months_list:
-        folder = work / f"history_{months}"
-        echo(f"history: {customers:,} customers × {months} months, all present from the first month …")
-        runs.append(_full_and_daily(_settings(base, folder), customers, months, seed, run_date, echo,
-                                    all_from_start=True, daily=True))
-        shutil.rmtree(folder, ignore_errors=True)
-    return runs
+    return _each_in_its_folder(base, work, [(f"history_{m}", customers, m) for m in months_list], seed,
+                               run_date, echo, all_from_start=True, daily=True)
 
 
 def _write_order_files(landing: Path, out: Path, files: int, lines: int, tmp_dir: str) -> int:
