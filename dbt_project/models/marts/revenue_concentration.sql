@@ -25,7 +25,8 @@ final as (
     select
         as_of_month,
         max(customers) as customers,
-        max(total_revenue) as revenue,
+        -- decimal(18, 2) as the mart it sums (an unconstrained numeric on PostgreSQL otherwise)
+        cast(max(total_revenue) as decimal(18, 2)) as revenue,
         sum(case when revenue_rank <= ceiling({{ var('pareto_top_share') }} * customers) then revenue else 0 end)
         / max(total_revenue) as top20_share,
         -- fewest customers whose revenue reaches 80%: those with less than 80% above them

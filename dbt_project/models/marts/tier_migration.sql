@@ -21,7 +21,8 @@ final as (
         from_tier,
         tier as to_tier,
         count(*) as customers,
-        sum(revenue) as revenue
+        -- decimal(18, 2) as the mart it sums (an unconstrained numeric on PostgreSQL otherwise)
+        cast(sum(revenue) as decimal(18, 2)) as revenue
     from monthly
     where as_of_month >= {{ kam_from_month() }}
     group by as_of_month, from_tier, tier
