@@ -95,7 +95,8 @@ lint: setup $(LINT_STAMP)
 
 # DESIGN.md §6's benchmark: the main run at 100,000 customers, then the series the targets
 # name (many small files, daily runs after 24 and 72 months, growth 10k → 30k → 100k); about
-# an hour on 2 cores. `kam bench` alone runs the main run only (docs/benchmarks.md).
+# an hour on 2 cores, estimated from its parts run separately (not yet run whole).
+# `kam bench` alone runs the main run only (docs/benchmarks.md).
 bench: setup
 	$(BIN)/kam bench --small-files 80x75000 --history-months 24,72 --scales 10000,30000,100000
 
