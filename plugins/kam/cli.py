@@ -60,7 +60,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         from kam.spark.session import require_java
 
         require_java()
-    outcomes = run_pipeline(settings, run_date, full_refresh=args.full_refresh)
+    from kam.runlock import RunLocked
+
+    try:
+        outcomes = run_pipeline(settings, run_date, full_refresh=args.full_refresh, wait=not args.no_wait)
+    except RunLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     return _settle_run(settings, run_date, outcomes)
 
 
@@ -366,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rebuild every dbt model from all loaded batches (default: incremental, "
                         "only what new batches touch; a full rebuild also happens by itself when "
                         "models or rules changed)")
+    r.add_argument("--no-wait", action="store_true",
+                   help="refuse at once (exit 3) when another run holds this KAM_HOME, instead of "
+                        "waiting for it to finish")
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="generate sample data and run everything")

@@ -71,6 +71,12 @@ class Settings:
     # least this many bad rows, so a small correction file keeps its good rows (DESIGN.md §3)
     min_bad_rows_to_refuse: int = 10
     min_business_date: dt.date = DEFAULT_MIN_BUSINESS_DATE  # KAM_MIN_BUSINESS_DATE
+    # KAM_MAX_LINE_BYTES: a landing line longer than this is quarantined (its number, size and this
+    # limit named) and the file's other rows load
+    max_line_bytes: int = 2_000_000
+    # KAM_LANDING_LINKS: "refuse" (default) refuses every symbolic link in the landing folder;
+    # "inside" follows links that resolve inside the landing folder (others are still refused)
+    landing_links: str = "refuse"
     duckdb_memory_limit: str = "3GB"
     # KAM_PUBLISH_MEMORY_LIMIT: DuckDB's limit in the publish task, which runs inside the Airflow
     # task process (Airflow, GX and the audit's leftovers held beside it) and whose month-ordered
@@ -188,6 +194,8 @@ class Settings:
             "KAM_MAX_BAD_ROW_SHARE": str(self.max_bad_row_share),
             "KAM_MIN_BAD_ROWS_TO_REFUSE": str(self.min_bad_rows_to_refuse),
             "KAM_MIN_BUSINESS_DATE": self.min_business_date.isoformat(),
+            "KAM_MAX_LINE_BYTES": str(self.max_line_bytes),
+            "KAM_LANDING_LINKS": self.landing_links,
             "KAM_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "KAM_PUBLISH_MEMORY_LIMIT": self.publish_memory_limit,
             "KAM_KEEP_PUBLICATIONS": str(self.keep_publications),
@@ -216,6 +224,17 @@ class Settings:
         }
 
 
+LANDING_LINKS = ("refuse", "inside")
+
+
+def _landing_links_from_env() -> str:
+    value = (os.environ.get("KAM_LANDING_LINKS") or "refuse").strip().lower()
+    if value not in LANDING_LINKS:
+        raise ValueError(f"environment variable KAM_LANDING_LINKS={value!r} must be one of "
+                         f"{', '.join(LANDING_LINKS)}")
+    return value
+
+
 def load_settings() -> Settings:
     """Read settings from the environment; defaults live in the checkout."""
     home = Path(os.environ.get("KAM_HOME") or REPO_ROOT / ".kam").expanduser().resolve()
@@ -229,6 +248,8 @@ def load_settings() -> Settings:
         max_bad_row_share=share,
         min_bad_rows_to_refuse=_env_int("KAM_MIN_BAD_ROWS_TO_REFUSE", 10),
         min_business_date=min_business_date_from_env(),
+        max_line_bytes=_env_int("KAM_MAX_LINE_BYTES", 2_000_000, minimum=1024),
+        landing_links=_landing_links_from_env(),
         duckdb_memory_limit=os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "3GB"),
         publish_memory_limit=os.environ.get("KAM_PUBLISH_MEMORY_LIMIT", "2GB"),
         keep_publications=_env_int("KAM_KEEP_PUBLICATIONS", 5, minimum=0),

@@ -15,6 +15,7 @@ import signal
 
 KILL_AT = "KAM_FAULT_KILL_AT"
 SKIP_TASK = "KAM_FAULT_SKIP_TASK"  # a task id: that task ends 'skipped' without doing its work
+FAIL_READ = "KAM_FAULT_FAIL_READ"  # a landing file's name: reading it raises an unexpected error
 
 POINTS = (
     "ingest.before_commit",      # a batch's rows are inserted, the transaction is open
@@ -59,3 +60,10 @@ def skip_if_asked(task_id: str) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
     raise AirflowSkipException(f"{SKIP_TASK}={task_id}: skipped by fault injection")
+
+
+def fail_read_if_asked(name: str) -> None:
+    """``KAM_FAULT_FAIL_READ=<file name>``: reading that landing file raises an error no reader
+    expects (the tests of "one unreadable file never stops the others")."""
+    if os.environ.get(FAIL_READ) == name:
+        raise OSError(f"fault injected while reading {name} (KAM_FAULT_FAIL_READ)")

@@ -24,7 +24,7 @@ GOOD = [
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing", max_bad_row_share=0.6)
+    return Settings(kam_home=tmp_path / "home", landing_dir=tmp_path, max_bad_row_share=0.6)
 
 
 @pytest.fixture
@@ -86,8 +86,11 @@ def test_gb18030_csv_is_read_through_a_utf8_copy_that_is_removed(con, settings, 
     assert "多余,字段" in raw_line and source == str(path)
     assert spill.is_dir() and not list(spill.glob(".kam-utf8-*"))  # made for the copy, then emptied
     broken = write(tmp_path / "orders" / "gb_broken.csv", [HEADER, '"O1,1,客户1'], "gb18030")
-    refused = ingest_file(con, settings, "orders", broken, RUN_DATE)
-    assert refused.status == "refused" and ".kam-utf8-" not in refused.error, refused.error
+    refused = ingest_file(con, settings, "orders", broken, RUN_DATE)  # its one record is unterminated
+    reasons = [r for (r,) in con.execute("select _reason from quarantine.orders where _source_file = ?",
+                                     [str(broken)]).fetchall()]
+    assert refused.rows_loaded == 0 and refused.rows_quarantined == 1 and len(reasons) == 1, refused.summary()
+    assert ".kam-" not in (refused.error or "") + reasons[0], (refused.error, reasons)
 
 
 def test_parquet_and_jsonl_load_the_same_rows(con, settings, tmp_path):
@@ -221,6 +224,7 @@ def test_the_earliest_business_date_is_one_setting(con, settings, tmp_path, monk
 
     monkeypatch.setenv("KAM_MIN_BUSINESS_DATE", "1995-01-01")
     monkeypatch.setenv("KAM_HOME", str(settings.kam_home))
+    monkeypatch.setenv("KAM_LANDING", str(settings.landing_dir))
     configured = load_settings()
     assert configured.min_business_date == dt.date(1995, 1, 1)
     assert configured.env()["KAM_MIN_BUSINESS_DATE"] == "1995-01-01"  # Airflow and its tasks see it

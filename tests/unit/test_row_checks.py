@@ -41,7 +41,8 @@ def landing(tmp_path_factory):
 
 
 def settings_for(tmp_path: Path, **kw) -> Settings:
-    return Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing", max_bad_row_share=1.0, **kw)
+    return Settings(**{"kam_home": tmp_path / "home", "landing_dir": tmp_path / "landing", "max_bad_row_share": 1.0,
+                       **kw})
 
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -137,7 +138,7 @@ def test_a_suite_the_compiler_does_not_know_is_validated_by_gx_as_a_whole(landin
     with pytest.raises(NotCompilable, match="expect_column_value_lengths_to_be_between"):
         compile_suite(suites / "raw_visits.json", {c.name: c.type for c in contract_for("visits").columns},
                       {"min_date": "2000-01-01", "max_date": "2026-06-16"})
-    settings = settings_for(tmp_path, expectations_override=suites)
+    settings = settings_for(tmp_path, expectations_override=suites, landing_dir=landing)
     con = connect(settings)
     path = sorted((landing / "visits").iterdir())[0]
     result = ingest_file(con, settings, "visits", path, RUN_DATE)

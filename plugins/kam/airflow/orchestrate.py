@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kam.config import Settings
+from kam.runlock import run_lock
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,20 @@ def ensure_airflow(settings: Settings) -> None:
     marker = home / ".kam-initialised"
     if marker.exists() and marker.read_text().strip() == airflow_version:
         return
-    env = airflow_env(settings)
-    for cmd in (["db", "migrate"],
-                ["pools", "set", "kam_warehouse", "1",
-                 "One writer at a time for the DuckDB warehouse"]):
-        proc = subprocess.run([airflow_executable(), *cmd], env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(cmd)} failed:\n{proc.stdout[-3000:]}"
-                               f"\n{proc.stderr[-3000:]}")
-    marker.write_text(airflow_version)
+    # under the run lock (taken here unless a run holds it already): two first runs on one
+    # KAM_HOME once both died in `airflow db migrate`
+    with run_lock(settings.kam_home, None, what="airflow db migrate"):
+        if marker.exists() and marker.read_text().strip() == airflow_version:
+            return
+        env = airflow_env(settings)
+        for cmd in (["db", "migrate"],
+                    ["pools", "set", "kam_warehouse", "1",
+                     "One writer at a time for the DuckDB warehouse"]):
+            proc = subprocess.run([airflow_executable(), *cmd], env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"airflow {' '.join(cmd)} failed:\n{proc.stdout[-3000:]}"
+                                   f"\n{proc.stderr[-3000:]}")
+        marker.write_text(airflow_version)
 
 
 def _die_with_parent() -> None:
@@ -101,7 +107,7 @@ def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
     with each DAG's outcome as soon as that DAG has finished."""
     logs = settings.kam_home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"  # unique per run
     log_paths = {dag_id: logs / f"{dag_id}_{run_date.isoformat()}_{stamp}.log" for dag_id in dag_ids}
     results_path = logs / f".results_{run_date.isoformat()}_{stamp}.jsonl"
     errors_path = logs / f".runner_{run_date.isoformat()}_{stamp}.err"  # before the runner redirects its output
@@ -177,15 +183,18 @@ def _unique(lines: list[str]) -> list[str]:
 
 
 def run_pipeline(settings: Settings, run_date: dt.date, echo=print,
-                 full_refresh: bool = False) -> list[DagRunOutcome]:
+                 full_refresh: bool = False, wait: bool = True) -> list[DagRunOutcome]:
     """Ingest, then build, audit and publish, through Airflow. Stops after a failed DAG.
-    ``full_refresh`` rebuilds every dbt model instead of only what new batches touch."""
-    ensure_airflow(settings)
-    echo(f"→ running DAGs {', '.join(DAG_ORDER)} for {run_date} (one Airflow process) …")
+    ``full_refresh`` rebuilds every dbt model instead of only what new batches touch. One run per
+    KAM_HOME at a time (:mod:`kam.runlock`): waits for a run in progress, or with ``wait=False``
+    raises :class:`kam.runlock.RunLocked` naming it."""
+    with run_lock(settings.kam_home, run_date, wait=wait, echo=echo):
+        ensure_airflow(settings)
+        echo(f"→ running DAGs {', '.join(DAG_ORDER)} for {run_date} (one Airflow process) …")
 
-    def report(outcome: DagRunOutcome) -> None:
-        state = "succeeded" if outcome.success else "FAILED"
-        echo(f"  {outcome.dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")
+        def report(outcome: DagRunOutcome) -> None:
+            state = "succeeded" if outcome.success else "FAILED"
+            echo(f"  {outcome.dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")
 
-    return run_dags(settings, DAG_ORDER, run_date, {"full_refresh": True} if full_refresh else None,
-                    on_outcome=report)
+        return run_dags(settings, DAG_ORDER, run_date, {"full_refresh": True} if full_refresh else None,
+                        on_outcome=report)

@@ -37,6 +37,21 @@ def _reports_peak_memory(task: Callable[..., dict]) -> Callable[..., dict]:
     return wrapper
 
 
+def _one_run_at_a_time(task: Callable[..., dict]) -> Callable[..., dict]:
+    """The task holds the run lock of its KAM_HOME (kam.runlock) while it works, waiting for a
+    ``kam run`` in progress; under ``kam run`` it inherits that run's lock."""
+    @functools.wraps(task)
+    def wrapper(*args, **kwargs) -> dict:
+        from kam.runlock import run_lock
+
+        context = kwargs.get("context", args[-1] if args else {})
+        with run_lock(load_settings().kam_home, run_date_from(context), what=f"Airflow task {task.__name__}",
+                      echo=log.warning):
+            return task(*args, **kwargs)
+
+    return wrapper
+
+
 def _conf(context: Mapping[str, Any]) -> Mapping[str, Any]:
     return getattr(context.get("dag_run"), "conf", None) or context.get("conf") or {}
 
@@ -81,6 +96,7 @@ def interval_from(context: Mapping[str, Any]) -> tuple[dt.datetime | None, dt.da
 
 
 @_reports_peak_memory
+@_one_run_at_a_time
 def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     """Ingest every new landing file of ``source``; refused files are reported, not fatal."""
     from kam.ingest.batch import ingest_source
@@ -137,6 +153,7 @@ def _sync_to_lake(settings, source: str) -> dict[str, int]:
 
 
 @_reports_peak_memory
+@_one_run_at_a_time
 def dbt_build_task(context: Mapping[str, Any]) -> dict:
     """``dbt build`` (seeds, models, tests) on the working warehouse, incremental unless
     ``conf.full_refresh`` asks for a full rebuild; a failure refuses publication."""
@@ -156,6 +173,7 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
 
 
 @_reports_peak_memory
+@_one_run_at_a_time
 def audit_task(context: Mapping[str, Any]) -> dict:
     """GX suites on the marts + reconciliation; a failure refuses publication."""
     from kam.errors import ConfigError
@@ -181,6 +199,7 @@ def audit_task(context: Mapping[str, Any]) -> dict:
 
 
 @_reports_peak_memory
+@_one_run_at_a_time
 def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict:
     """Publish the audited marts, then prove it: the task succeeds only when the ledger holds this
     run's publication as 'published' and the served marts carry it (under a scheduler too)."""

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from kam.config import Settings
+from kam.contract import quote_ident
 from kam.warehouse import warehouse
 
 FINGERPRINTED = ("dbt_project.yml", "models", "macros", "seeds")
@@ -78,7 +79,8 @@ def _orders_touched_from(con, last_batch: int) -> dt.date | None:
         "select column_name from information_schema.columns where table_schema = 'raw' "
         "and table_name = 'orders' order by ordinal_position").fetchall()]
     compared = [c for c in columns if not c.startswith("_") and c not in PAYMENT_COLUMNS]
-    same = " and ".join(f'n."{c}" is not distinct from p."{c}"' for c in compared) or "true"
+    # raw.orders keeps a delivered file's extra columns under their delivered names: quoted
+    same = " and ".join(f"n.{quote_ident(c)} is not distinct from p.{quote_ident(c)}" for c in compared) or "true"
     return con.execute(f"""
         with new as (select * from raw.orders where _batch_id > $last),
         prev as (

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import logging
+import os
 from pathlib import Path
 
 import duckdb
@@ -26,7 +28,7 @@ from kam.faults import checkpoint
 from kam.ingest.manifest import BatchResult, check_counts, next_batch_id, record_batch, sha256_of
 from kam.ingest.parse import typed_select
 from kam.ingest.quarantine import quarantine_rejects, quarantine_whole
-from kam.ingest.readers import ReadResult, read_batch
+from kam.ingest.readers import ReadResult, duckdb_message, read_batch
 from kam.ingest.tables import add_missing_columns, ensure_tables
 from kam.quality.batch_checks import row_reasons
 
@@ -34,11 +36,35 @@ log = logging.getLogger(__name__)
 
 
 def discover_files(landing_dir: Path, source: str) -> list[Path]:
-    """Files of a source, oldest name first (so batches load in delivery order)."""
+    """Files of a source, oldest name first (so batches load in delivery order). Symbolic links
+    are listed too (broken ones included), to be refused by name (:func:`landing_refusal`)."""
     folder = landing_dir / source
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir()
+                  if (p.is_file() or p.is_symlink()) and not p.name.startswith("."))
+
+
+def landing_refusal(path: Path, settings: Settings) -> str | None:
+    """Why ``path`` cannot be a landing file, or None. Landing files are regular files inside the
+    landing folder: a symbolic link is refused naming where it points (``KAM_LANDING_LINKS=inside``
+    follows the links that resolve to a regular file inside the folder), and so is a file that
+    resolves outside it (a linked source folder). Nothing outside the folder is ever opened."""
+    root = settings.landing_dir.resolve()
+    resolved = path.resolve()
+    inside = resolved.is_relative_to(root)
+    if path.is_symlink():
+        if settings.landing_links == "inside" and inside and resolved.is_file() and not resolved.is_symlink():
+            return None
+        where = "inside" if inside else "outside"
+        return (f"is a symbolic link to {os.readlink(path)} ({where} the landing folder {root}): landing "
+                f"files must be regular files (KAM_LANDING_LINKS=inside follows links that stay inside "
+                f"the landing folder; now {settings.landing_links})")
+    if not inside:
+        return f"resolves to {resolved}, outside the landing folder {root} (a linked folder?)"
+    if not path.is_file():
+        return "is not a regular file"
+    return None
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
@@ -47,6 +73,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     contract = contract_for(source)
     ensure_tables(con, contract)
     started = dt.datetime.now()
+    refusal = landing_refusal(path, settings)
+    if refusal:
+        return _refuse_unread(con, source, path, refusal, run_id, started)
     stat = path.stat()
     size, mtime = stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime)
     unchanged = con.execute(
@@ -81,7 +110,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     read: ReadResult | None = None
     try:
         # Reading, parsing and validating only touch temp tables: no transaction yet.
-        read = read_batch(con, path, "_batch_text")
+        read = read_batch(con, path, "_batch_text", settings.max_line_bytes)
         result.rows_read = read.rows_read
         missing = [c for c in contract.required if c not in read.columns]
         if missing:
@@ -104,16 +133,17 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         if bad_rows:
             result.status = "partial"
             result.warnings.append(f"{bad_rows} row(s) quarantined")
-    except BatchRefused as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever fails here is about this file: refuse it, go on
+        reason = exc.reason if isinstance(exc, BatchRefused) else \
+            f"unexpected error while reading ({type(exc).__name__}): {duckdb_message(exc)}"
+        if not isinstance(exc, BatchRefused):
+            log.exception("%s: %s: unexpected error while reading", source, path)
         _rollback_quietly(con)
         con.execute("begin transaction")
-        result.status, result.error = "refused", exc.reason
+        result.status, result.error = "refused", reason
         result.rows_loaded = 0
-        result.rows_quarantined = quarantine_whole(con, source, batch_id, path, read, exc.reason)
+        result.rows_quarantined = quarantine_whole(con, source, batch_id, path, read, reason)
         result.rows_read = read.rows_read if read else 0
-    except Exception:
-        _rollback_quietly(con)
-        raise
     try:
         check_counts(result)
         record_batch(con, result, sha, size, read, run_id, started, mtime)
@@ -124,6 +154,32 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         raise
     (log.error if result.status == "refused" else
      log.warning if result.status == "partial" else log.info)("%s", result.summary())
+    return result
+
+
+def _refuse_unread(con: duckdb.DuckDBPyConnection, source: str, path: Path, reason: str,
+                   run_id: str | None, started: dt.datetime) -> BatchResult:
+    """Record a landing entry refused before anything was read from it (a symbolic link, or a
+    file whose ingest failed unexpectedly): its manifest row carries the sha256 of the link's text
+    (or of the path), never of what it points to. Recorded once: the same entry, unchanged, is
+    skipped on later runs."""
+    stat = path.lstat()
+    size, mtime = stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime)
+    unchanged = con.execute(
+        "select batch_id from ops.ingest_batches where source = ? and source_file = ? and file_bytes = ? "
+        "and file_mtime = ? and status = 'refused'", [source, str(path), size, mtime]).fetchone()
+    if unchanged:
+        return BatchResult(source, path, "skipped", error=f"refused before as batch {unchanged[0]}: {reason}")
+    link = os.readlink(path) if path.is_symlink() else str(path)  # never what it points to
+    result = BatchResult(source, path, "refused", batch_id=next_batch_id(con), error=reason)
+    con.execute("begin transaction")
+    try:
+        record_batch(con, result, hashlib.sha256(link.encode()).hexdigest(), size, None, run_id, started, mtime)
+        con.execute("commit")
+    except Exception:
+        _rollback_quietly(con)
+        raise
+    log.error("%s", result.summary())
     return result
 
 
@@ -188,19 +244,36 @@ def _load(con: duckdb.DuckDBPyConnection, contract: SourceContract, read: ReadRe
 
 def ingest_source(settings: Settings, source: str, run_date: dt.date,
                   run_id: str | None = None) -> list[BatchResult]:
-    """Ingest every new file of one source; a refused file never stops the others."""
+    """Ingest every new file of one source; a refused file never stops the others. The connection
+    reading the files can reach only the landing folder and the spill folder (:func:`confine`)."""
+    from kam.quality.gx_suites import data_docs_once
     from kam.warehouse import warehouse
 
     files = discover_files(settings.landing_dir, source)
     log.info("%s: %d file(s) in %s", source, len(files), settings.landing_dir / source)
-    from kam.quality.gx_suites import data_docs_once
-
     results: list[BatchResult] = []
     with warehouse(settings) as con, data_docs_once(settings.gx_dir):
+        confine(con, settings)
         for path in files:
             try:
                 results.append(ingest_file(con, settings, source, path, run_date, run_id))
-            except Exception as exc:  # unexpected: record it, go on with the next file
+            except Exception as exc:  # unexpected: record it against its file, go on with the next
                 log.exception("%s: %s: unexpected error", source, path)
-                results.append(BatchResult(source, path, "refused", error=f"unexpected error: {exc}"))
+                reason = f"unexpected error ({type(exc).__name__}): {duckdb_message(exc)}"
+                try:
+                    results.append(_refuse_unread(con, source, path, reason, run_id, dt.datetime.now()))
+                except Exception:  # the warehouse itself fails: the task fails (ingest_task)
+                    log.exception("%s: %s: cannot record the refusal", source, path)
+                    results.append(BatchResult(source, path, "refused", error=reason))
     return results
+
+
+def confine(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """From here on this connection reaches no file but those under the landing folder and the
+    spill folder (DuckDB's ``allowed_directories`` with external access off, which cannot be
+    turned back on): SQL text that came from a file, were it ever executed, could read nothing
+    else. The warehouse file itself stays open."""
+    folders = {str(settings.landing_dir), str(settings.landing_dir.resolve()), str(settings.tmp_dir),
+               str(settings.tmp_dir.resolve())}
+    con.execute(f"set allowed_directories = [{', '.join(sql_string(f.rstrip('/') + '/') for f in sorted(folders))}]")
+    con.execute("set enable_external_access = false")

@@ -14,6 +14,8 @@ at the right record even after a rejected one.
 from __future__ import annotations
 
 import codecs
+import csv
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +24,10 @@ from pathlib import Path
 
 import duckdb
 
+from kam.contract import quote_ident as _q
 from kam.contract import sql_string
 from kam.errors import BatchRefused
+from kam.faults import fail_read_if_asked
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -67,22 +71,126 @@ def file_format(path: Path) -> str:
     return fmt
 
 
-def detect_encoding(path: Path, chunk_size: int = 1 << 20) -> str:
-    """UTF-8 (with or without BOM) or GB18030, decided by decoding the whole file."""
+@dataclass
+class TextScan:
+    """What one pass over a text file's bytes found: its encoding and its line structure."""
+
+    encoding: str
+    newlines: int = 0  # "\n" bytes
+    crlf: int = 0  # of which preceded by "\r"
+    long_lines: dict[int, int] = field(default_factory=dict)  # 1-based line number -> bytes
+
+    @property
+    def mixed_endings(self) -> bool:
+        return 0 < self.crlf < self.newlines
+
+    @property
+    def new_line(self) -> str:
+        """The line ending DuckDB is told (after :func:`readable_copy` made mixed endings one)."""
+        return "\\r\\n" if self.crlf and self.crlf == self.newlines else "\\n"
+
+
+def scan_text(path: Path, max_line_bytes: int) -> TextScan:
+    """UTF-8 (with or without BOM) or GB18030, decided by decoding the whole file; in the same
+    pass the line endings are counted and every line longer than ``max_line_bytes`` (without its
+    ending) is noted. Neither encoding uses the bytes of "\\r" or "\\n" inside a character, so
+    the lines are found on the bytes."""
+    last = ""
     for encoding in ("utf-8", "gb18030"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        offset = 0
         try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(chunk_size):
-                    decoder.decode(chunk)
-                    offset += len(chunk)
-                decoder.decode(b"", final=True)
-            return encoding
+            return _scan(path, encoding, max_line_bytes)
         except UnicodeDecodeError as exc:
-            last = f"{encoding} fails at byte {offset + exc.start}"
-            continue
+            last = f"{encoding} fails at byte {exc.start}"
     raise BatchRefused(path, f"file is neither UTF-8 nor GB18030 ({last})")
+
+
+def _scan(path: Path, encoding: str, max_line_bytes: int) -> TextScan:
+    scan = TextScan(encoding)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    chunk_size = min(1 << 20, max_line_bytes)  # a line inside one chunk is never too long
+    offset, line_start, previous = 0, 0, b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_size):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise UnicodeDecodeError(exc.encoding, exc.object, offset + exc.start, offset + exc.end,
+                                         exc.reason) from None
+            first = chunk.find(b"\n")
+            if first >= 0:  # only the line it ends can be long: the others fit inside this chunk
+                ends = scan.newlines + 1
+                crlf_first = (chunk[first - 1:first] if first else previous[-1:]) == b"\r"
+                length = offset + first - line_start - crlf_first
+                if length > max_line_bytes:
+                    scan.long_lines[ends] = length
+                last_nl = chunk.rfind(b"\n")
+                scan.newlines += chunk.count(b"\n")
+                scan.crlf += chunk.count(b"\r\n") + (first == 0 and previous[-1:] == b"\r")
+                line_start = offset + last_nl + 1
+            offset += len(chunk)
+            previous = chunk
+        decoder.decode(b"", final=True)
+    if offset - line_start > max_line_bytes:  # the last line, without an ending
+        scan.long_lines[scan.newlines + 1] = offset - line_start
+    return scan
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 or GB18030 (:func:`scan_text`)."""
+    return scan_text(path, 1 << 30).encoding
+
+
+def needs_copy(scan: TextScan) -> bool:
+    return scan.encoding not in ("utf-8", "utf-8-sig") or scan.mixed_endings or bool(scan.long_lines)
+
+
+@contextmanager
+def readable_copy(path: Path, scan: TextScan, folder: Path) -> Iterator[Path]:
+    """``path`` itself when DuckDB can read it as it is, else a UTF-8 copy in ``folder`` (removed
+    afterwards) in which mixed line endings are all "\\n" and every line too long is empty (the
+    caller records it as a rejected record: DuckDB skips empty lines and would cut a long one,
+    even inside a character)."""
+    if not scan.mixed_endings and not scan.long_lines:  # only transcoding, at the codec's speed
+        with utf8_copy(path, scan.encoding, folder) as transcoded, unglobbed(transcoded, folder) as readable:
+            yield readable
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / f".kam-readable-{os.getpid()}-{next(_COPIES)}{path.suffix.lower()}"  # a plain name (:func:`unglobbed`)
+    encoding = scan.encoding
+    try:
+        with path.open("rb") as src, copy.open("wb") as dst:
+            for number, line in enumerate(src, start=1):
+                if number in scan.long_lines:
+                    dst.write(b"\n")
+                    continue
+                if scan.mixed_endings and line.endswith(b"\r\n"):
+                    line = line[:-2] + b"\n"
+                dst.write(line if encoding == "utf-8" else line.decode(encoding).encode("utf-8"))
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+GLOB_CHARACTERS = frozenset("*?[]{}")
+_COPIES = itertools.count()  # copies and links made by this process get names of their own
+
+
+@contextmanager
+def unglobbed(path: Path, folder: Path) -> Iterator[Path]:
+    """``path`` under a name DuckDB's readers take literally: they read a path with ``*``, ``?``,
+    ``[`` or ``{`` as a glob pattern (a landing file ``b*.csv`` once loaded ``bb.csv``'s rows
+    too). Such a path is read through a symbolic link with a plain name in ``folder``."""
+    if not GLOB_CHARACTERS.intersection(str(path)):
+        yield path
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / f".kam-file-{os.getpid()}-{next(_COPIES)}{path.suffix.lower()}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(path.resolve())
+    try:
+        yield link
+    finally:
+        link.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -96,7 +204,7 @@ def utf8_copy(path: Path, encoding: str, folder: Path, chunk_size: int = 1 << 22
         yield path
         return
     folder.mkdir(parents=True, exist_ok=True)
-    copy = folder / f".kam-utf8-{os.getpid()}-{path.name}"
+    copy = folder / f".kam-utf8-{os.getpid()}-{next(_COPIES)}{path.suffix.lower()}"  # a plain name (:func:`unglobbed`)
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
         with path.open("rb") as src, copy.open("w", encoding="utf-8", newline="") as dst:
@@ -127,21 +235,23 @@ def _normalise_columns(path: Path, names: list[str]) -> list[str]:
 
 
 def _materialise(con: duckdb.DuckDBPyConnection, path: Path, table: str, relation_sql: str,
-                 numbered: bool = False) -> list[str]:
+                 numbered: bool = False, originals: list[str] | None = None) -> list[str]:
     """Make ``table`` hold every column as trimmed text under its normalised name, plus ``_kam_row``.
 
     ``numbered``: the relation already has ``_kam_row``. Otherwise the rows are stored once in
     ``<table>_rows`` in file order and ``table`` is a view numbering them by position
     (``rowid + 1``), corrected later for rejected records: no second copy of the batch.
+    ``originals``: the names as delivered, when the relation's columns are ``c0``, ``c1``, … in
+    that order. Names come from data: they reach SQL only through :func:`quote_ident`.
     """
-    described = con.sql(f"select * from ({relation_sql}) limit 0")
-    originals = [c for c in described.columns if c != "_kam_row"]
+    described = [c for c in con.sql(f"select * from ({relation_sql}) limit 0").columns if c != "_kam_row"]
+    originals = originals if originals is not None else described
     names = _normalise_columns(path, originals)
     if "_kam_row" in names:
         raise BatchRefused(path, "column name _kam_row is reserved")
     select = ", ".join(
-        f'nullif(trim(cast("{o.replace(chr(34), chr(34) * 2)}" as varchar)), \'\') as "{n}"'
-        for o, n in zip(originals, names, strict=True)
+        f"nullif(trim(cast({_q(column)} as varchar)), '') as {_q(name)}"
+        for column, name in zip(described, names, strict=True)
     )
     _drop_temp(con, table)
     if numbered:
@@ -176,21 +286,50 @@ def _renumber_after_rejects(con: duckdb.DuckDBPyConnection, table: str, rejects:
         f"asof left join (values {values}) as t(t, k) on b.rowid + 1 > t.t")
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
-    encoding = detect_encoding(path)
+def duckdb_message(exc: BaseException, *replace: tuple[Path, Path]) -> str:
+    """DuckDB's message whole, on one line, for the manifest and ``kam run``: its lines joined with
+    " | ", each cut at 300 characters (DuckDB quotes the offending line, which may be megabytes);
+    the path of a readable copy replaced by the delivered file's."""
+    text = str(exc)
+    for copy, original in replace:
+        text = text.replace(str(copy), str(original))
+    lines = [line if len(line) <= 300 else f"{line[:300]}… ({len(line):,} characters)"
+             for line in text.splitlines() if line.strip()]
+    return " | ".join(lines)
+
+
+def _header(readable: Path, path: Path) -> list[str]:
+    """The header's names as delivered (the first line, read as CSV)."""
+    with readable.open(encoding="utf-8", newline="") as fh:
+        first = fh.readline()
+    rows = list(csv.reader([first.lstrip("\ufeff").rstrip("\r\n")], delimiter=",", quotechar='"'))
+    return rows[0] if rows and rows[0] else []
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line_bytes: int) -> ReadResult:
+    """The contract fixes the dialect (comma, double quote, header line): nothing is sniffed. The
+    header is read here; DuckDB reads the records as columns ``c0``, ``c1``, … of text."""
+    scan = scan_text(path, max_line_bytes)
+    if 1 in scan.long_lines:
+        raise BatchRefused(path, f"the header line has {scan.long_lines[1]:,} bytes, over the limit of "
+                                 f"{max_line_bytes:,} (KAM_MAX_LINE_BYTES)")
     rejects_table, scans_table = f"{table}_reject_errors", f"{table}_reject_scans"
     con.execute(f"drop table if exists {rejects_table}; drop table if exists {scans_table}")
-    with utf8_copy(path, encoding, temp_directory(con)) as readable:
+    with readable_copy(path, scan, temp_directory(con)) as readable:
+        originals = _header(readable, path)
+        if not originals:
+            raise BatchRefused(path, "file has no header line")
+        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(originals))) + "}"
         relation = (
-            f"select * from read_csv({sql_string(str(readable))}, header=true, all_varchar=true, delim=',', "
-            f"quote='\"', escape='\"', store_rejects=true, "
+            f"select * from read_csv({sql_string(str(readable))}, header=false, skip=1, auto_detect=false, "
+            f"columns={columns}, delim=',', quote='\"', escape='\"', new_line={sql_string(scan.new_line)}, "
+            f"max_line_size={max_line_bytes + 2}, store_rejects=true, "
             f"rejects_table={sql_string(rejects_table)}, rejects_scan={sql_string(scans_table)})"
         )
         try:
-            columns = _materialise(con, path, table, relation)
-        except duckdb.Error as exc:
-            message = str(exc).splitlines()[0].replace(str(readable), str(path))
-            raise BatchRefused(path, f"cannot read as CSV: {message}") from exc
+            names = _materialise(con, path, table, relation, originals=originals)
+        except (duckdb.Error, UnicodeDecodeError) as exc:
+            raise BatchRefused(path, f"cannot read as CSV: {duckdb_message(exc, (readable, path))}") from exc
     rows = con.sql(f"select count(*) from {table}").fetchone()[0]
     rejects = [
         Reject(row_number=int(line) - 1, raw_line=raw or "", error=f"{etype}: {msg}")
@@ -198,39 +337,62 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadRes
             f"select line, csv_line, error_type, error_message from {rejects_table} order by line"
         ).fetchall()
     ]
+    rejects += [_too_long(number, size, max_line_bytes, path) for number, size in scan.long_lines.items()]
     # One record can produce several errors: keep one reject per line.
     unique: dict[int, Reject] = {}
-    for r in rejects:
+    for r in sorted(rejects, key=lambda r: r.row_number):
         unique.setdefault(r.row_number, r)
     _renumber_after_rejects(con, table, list(unique.values()))
-    return ReadResult("csv", encoding, columns, rows, list(unique.values()))
+    return ReadResult("csv", scan.encoding, names, rows, list(unique.values()))
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
-    relation = f"select * from read_parquet({sql_string(str(path))})"
-    try:
-        columns = _materialise(con, path, table, relation)
-    except duckdb.Error as exc:
-        raise BatchRefused(path, f"cannot read as Parquet: {str(exc).splitlines()[0]}") from exc
+def _too_long(line: int, size: int, limit: int, path: Path, header_lines: int = 1) -> Reject:
+    """A line over ``KAM_MAX_LINE_BYTES``: kept as a reject with its first 1,000 bytes."""
+    with path.open("rb") as fh:
+        for number, text in enumerate(fh, start=1):
+            if number == line:
+                start = text[:1000].decode("utf-8", errors="replace")
+                break
+        else:
+            start = ""
+    return Reject(row_number=line - header_lines, raw_line=start,
+                  error=f"LINE TOO LONG: {size:,} bytes, over the limit of {limit:,} (KAM_MAX_LINE_BYTES); "
+                        f"its first 1,000 bytes are kept")
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line_bytes: int) -> ReadResult:
+    with unglobbed(path, temp_directory(con)) as readable:
+        relation = f"select * from read_parquet({sql_string(str(readable))})"
+        try:
+            columns = _materialise(con, path, table, relation)
+        except duckdb.Error as exc:
+            raise BatchRefused(path, f"cannot read as Parquet: {duckdb_message(exc, (readable, path))}") from exc
     rows = con.sql(f"select count(*) from {table}").fetchone()[0]
     return ReadResult("parquet", None, columns, rows)
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadResult:
-    encoding = detect_encoding(path)
-    if encoding != "utf-8":
+def json_pointer(key: str) -> str:
+    """A top-level key as a JSON Pointer (RFC 6901): any key, quotes and dots included."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line_bytes: int) -> ReadResult:
+    scan = scan_text(path, max_line_bytes)
+    if scan.encoding != "utf-8":
         raise BatchRefused(path, "JSON Lines must be UTF-8")
     # One text column per line (0x1F cannot appear unescaped in JSON), then JSON in SQL:
     # a line that is not a JSON object becomes a reject instead of failing the file.
     lines = f"{table}_lines"
-    try:
-        con.execute(
-            f"create or replace temp table {lines} as select line from read_csv("
-            f"{sql_string(str(path))}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(31), "
-            f"quote='', escape='', auto_detect=false, strict_mode=false)")
-        con.execute(f"create or replace temp table {lines} as select rowid + 1 as n, line from {lines}")
-    except duckdb.Error as exc:
-        raise BatchRefused(path, f"cannot read as JSON Lines: {str(exc).splitlines()[0]}") from exc
+    with readable_copy(path, scan, temp_directory(con)) as readable:
+        try:
+            con.execute(
+                f"create or replace temp table {lines} as select line from read_csv("
+                f"{sql_string(str(readable))}, columns={{'line': 'VARCHAR'}}, header=false, delim=chr(31), "
+                f"quote='', escape='', auto_detect=false, strict_mode=false, new_line={sql_string(scan.new_line)}, "
+                f"max_line_size={max_line_bytes + 2})")
+            con.execute(f"create or replace temp table {lines} as select rowid + 1 as n, line from {lines}")
+        except (duckdb.Error, UnicodeDecodeError) as exc:
+            raise BatchRefused(path, f"cannot read as JSON Lines: {duckdb_message(exc, (readable, path))}") from exc
     con.execute(f"delete from {lines} where line is null or trim(line) = ''")
     is_object = "(json_valid(line) and starts_with(ltrim(line), '{'))"
     rejects = [
@@ -238,36 +400,40 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ReadR
         for n, line in con.sql(f"select n, line from {lines} where not coalesce({is_object}, false) "
                                f"order by n").fetchall()
     ]
+    rejects += [_too_long(number, size, max_line_bytes, path, header_lines=0)
+                for number, size in scan.long_lines.items()]
+    rejects.sort(key=lambda r: r.row_number)
     # Keys are read as written (text), so "00123" stays "00123".
     keys = [k for (k,) in con.sql(
         f"select distinct unnest(json_keys(line)) as k from {lines} where {is_object} order by k"
     ).fetchall()]
     if not keys:
         raise BatchRefused(path, "file has no JSON records")
-    select = ", ".join(
-        f"json_extract_string(line, {sql_string('$.' + chr(34) + k + chr(34))}) as \"{k}\""
-        for k in keys
-    )
+    select = ", ".join(f"json_extract_string(line, {sql_string(json_pointer(k))}) as c{i}"
+                       for i, k in enumerate(keys))
     columns = _materialise(con, path, table, f"select n as _kam_row, {select} from {lines} "
-                                             f"where {is_object} order by n", numbered=True)
+                                             f"where {is_object} order by n", numbered=True, originals=keys)
     rows = con.sql(f"select count(*) from {table}").fetchone()[0]
     con.execute(f"drop table {lines}")
-    return ReadResult("jsonl", encoding, columns, rows, rejects)
+    return ReadResult("jsonl", scan.encoding, columns, rows, rejects)
 
 
 READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
 
 
-def read_batch(con: duckdb.DuckDBPyConnection, path: Path, table: str = "_batch_text") -> ReadResult:
+def read_batch(con: duckdb.DuckDBPyConnection, path: Path, table: str = "_batch_text",
+               max_line_bytes: int = 2_000_000) -> ReadResult:
     """Read ``path`` into temp table ``table`` (text columns, file order).
 
     Raises :class:`BatchRefused` when the file cannot be a batch at all: unknown
-    extension, empty, unreadable encoding, broken structure.
+    extension, empty, unreadable encoding, broken structure. A line longer than
+    ``max_line_bytes`` is a rejected record (the file's other rows are read).
     """
     fmt = file_format(path)
+    fail_read_if_asked(path.name)
     if path.stat().st_size == 0:
         raise BatchRefused(path, "file is empty (0 bytes)")
-    result = READERS[fmt](con, path, table)
+    result = READERS[fmt](con, path, table, max_line_bytes)
     if result.rows_read == 0:
         raise BatchRefused(path, "file has a header but no data rows")
     return result

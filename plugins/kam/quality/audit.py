@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kam.config import Settings
+from kam.contract import quote_ident
 from kam.errors import ConfigError
 from kam.marts import PUBLISHED_MARTS
 from kam.warehouse import warehouse
@@ -179,7 +180,7 @@ def _mart_frame(con, mart: str, suite, max_rows: int, result: AuditResult):
     from kam.quality.gx_suites import suite_columns
 
     columns = suite_columns(suite)
-    projection = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    projection = ", ".join(quote_ident(c) for c in columns) if columns else "*"
     total = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
     where = ""
     if total > max_rows:
