@@ -155,7 +155,7 @@ def readable_copy(path: Path, scan: TextScan, folder: Path) -> Iterator[Path]:
             yield readable
         return
     folder.mkdir(parents=True, exist_ok=True)
-    copy = folder / f".kam-readable-{os.getpid()}-{next(_COPIES)}{path.suffix.lower()}"  # a plain name (:func:`unglobbed`)
+    copy = folder / f".kam-readable-{os.getpid()}-{next(_COPIES)}{path.suffix.lower()}"  # a plain name
     encoding = scan.encoding
     try:
         with path.open("rb") as src, copy.open("wb") as dst:
