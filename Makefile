@@ -74,7 +74,7 @@ bi: bi-install
 
 # The whole suite, as CI runs it (.ci/run): lint, then every test (docs/testing.md).
 test: setup lint browser java bi-install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # Day-to-day: ruff, then unit and integration tests, no full pipeline run (-m "not slow");
 # SQLFluff (~40 s: it renders every model with dbt) runs in make lint and make test.

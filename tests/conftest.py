@@ -75,6 +75,18 @@ def small_marts(tmp_path):
     return s
 
 
+@pytest.fixture
+def con(settings):
+    """A new working warehouse (ops tables only) for the module's ``settings`` fixture."""
+    from kam.warehouse import OPS_DDL
+
+    settings.kam_home.mkdir(parents=True)
+    c = duckdb.connect(str(settings.warehouse_path))
+    c.execute(OPS_DDL)
+    yield c
+    c.close()
+
+
 def published_tables(path: Path, ignore_columns: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
     """Every table of a published file, sorted rows: for exact comparisons."""
     con = duckdb.connect(str(path), read_only=True)

@@ -14,7 +14,6 @@ import pytest
 
 from kam.config import Settings
 from kam.ingest.batch import ingest_file, ingest_source
-from kam.warehouse import OPS_DDL
 
 RUN_DATE = dt.date(2026, 6, 15)
 HEADER = "order_id,line_no,customer_id,order_date,product_category,quantity,net_amount,status,updated_at"
@@ -25,15 +24,6 @@ SECRET = "kam-secret-4711"
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(kam_home=tmp_path / "home", landing_dir=tmp_path / "landing", max_bad_row_share=0.6)
-
-
-@pytest.fixture
-def con(settings):
-    settings.kam_home.mkdir(parents=True)
-    c = duckdb.connect(str(settings.warehouse_path))
-    c.execute(OPS_DDL)
-    yield c
-    c.close()
 
 
 @pytest.fixture
