@@ -254,9 +254,12 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """The benchmark in parts (docs/benchmarks.md): the main run unless --no-main, then each series
+    asked for. Every part appends what it measured to the report the moment it is measured."""
     import shutil
+    import time
 
-    from kam.bench.report import append_report
+    from kam.bench.report import append_report, append_section, update_latest
     from kam.bench.run import run_bench
 
     base = _settings(args)
@@ -264,44 +267,91 @@ def cmd_bench(args: argparse.Namespace) -> int:
         dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     if work.exists() and any(work.iterdir()):
         raise KamError(f"benchmark folder {work} is not empty (choose another --workdir)")
+    if args.no_main and not (args.small_files or args.history_months or args.scales):
+        raise KamError("--no-main needs a series: --small-files, --history-months or --scales")
     settings = base.with_overrides(kam_home=work / "home", landing_dir=work / "landing")
+    cache = None if args.no_cache else (Path(args.cache).resolve() if args.cache else base.kam_home / "bench" / "data")
+    report_path = None if args.report == "-" else Path(args.report)
+    started = time.monotonic()
+
+    def echo(message: str) -> None:  # progress: a person watching a long part knows it is alive
+        elapsed = int(time.monotonic() - started)
+        print(f"[{elapsed // 60:3d}:{elapsed % 60:02d}] {message}", flush=True)
+
+    def append(title: str, text: str, target: tuple | None = None) -> None:
+        if report_path is not None:
+            append_section(report_path, title, text)
+            if target is not None:
+                update_latest(report_path, [target], title)
+
     print(f"kam bench: {args.customers:,} customers × {args.months} months "
-          f"({', '.join(f'{k} ~{v:,}' for k, v in _volumes(args, BENCH_PER_CUSTOMER).items())}) in {work}")
+          f"({', '.join(f'{k} ~{v:,}' for k, v in _volumes(args, BENCH_PER_CUSTOMER).items())}) in {work}"
+          f"{'' if cache is None else f'; generated data cached in {cache}'}")
     run_date = args.date or dt.date.today()
-    report = run_bench(settings, args.customers, args.months, args.seed, run_date,
-                       volumes=_volumes(args, BENCH_PER_CUSTOMER), spark=args.spark)
-    report.series = _bench_series(args, settings, work, run_date, report)
-    print()
-    print(report.markdown())
-    if args.report != "-":
-        append_report(report, Path(args.report))
-        print(f"appended to {args.report}")
+    scale = f"{args.customers:,} customers × {args.months} months"
+    ok = True
+    if not args.no_main:
+        report = run_bench(settings, args.customers, args.months, args.seed, run_date,
+                           volumes=_volumes(args, BENCH_PER_CUSTOMER), spark=args.spark, echo=echo, cache=cache,
+                           on_pipeline=lambda line: append(f"{scale}: main run (in progress)", line))
+        _bench_small_files(args, settings, work, run_date, report, cache, echo, append)  # in the targets table
+        print()
+        print(report.markdown())
+        if report_path is not None:
+            append_report(report, report_path)
+            update_latest(report_path, report.targets(), f"make bench ({scale})")
+            print(f"appended to {report_path}")
+        ok = report.ok
+    else:
+        report = None
+        settings.landing_dir.mkdir(parents=True, exist_ok=True)
+        _bench_small_files(args, settings, work, run_date, report, cache, echo, append)
+    _bench_series(args, settings, work, run_date, cache, echo, append)
+    echo(f"done in {time.monotonic() - started:.0f}s")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    if not report.ok:
+    if not ok:
         print("error: the pipeline, the engine floor and the pandas baseline disagree (see reconciliation)",
               file=sys.stderr)
         return 1
     return 0
 
 
-def _bench_series(args: argparse.Namespace, settings, work: Path, run_date: dt.date, report) -> str:
-    """kam bench --small-files / --history-months / --scales: the series after the main run (markdown)."""
+def _bench_small_files(args: argparse.Namespace, settings, work: Path, run_date: dt.date, report, cache, echo,
+                       append) -> None:
+    """kam bench --small-files: the same order lines as many files and as a few, ingested."""
     from kam.bench import series
 
-    out = []
     if args.small_files:
         many, lines = args.small_files
-        report.small_files = series.small_files(settings, work / "small_files", settings.landing_dir, many,
-                                                args.few_files, lines, run_date)
-        out.append("#### Many small files\n\n" + series.small_files_markdown(report.small_files))
+        source = settings.landing_dir
+        if report is None:  # --no-main: the order lines of the main run's landing, from the cache
+            echo(f"source landing for the small files: {args.customers:,} customers × {args.months} months …")
+            series.landing_for(settings, cache, echo, customers=args.customers, months=args.months, seed=args.seed,
+                               end_date=run_date, **_volumes(args, BENCH_PER_CUSTOMER))
+        figures = series.small_files(settings, work / "small_files", source, many, args.few_files, lines,
+                                     run_date, echo=echo)
+        if report is not None:
+            report.small_files = figures
+        append(f"many small files ({many}x{lines:,}, from {args.customers:,} customers' order lines)",
+               series.small_files_markdown(figures), series.small_files_target(figures))
+
+
+def _bench_series(args: argparse.Namespace, settings, work: Path, run_date: dt.date, cache, echo, append) -> None:
+    """kam bench --history-months / --scales, each point appended as soon as it is measured."""
+    from kam.bench import series
+
     if args.history_months:
-        runs = series.history(settings, work / "history", args.customers, args.history_months, args.seed, run_date)
-        out.append("#### Daily runs after a short and a long history\n\n" + series.history_markdown(runs))
+        title = f"daily runs after {', '.join(map(str, args.history_months))} months ({args.customers:,} customers)"
+        runs = series.history(settings, work / "history", args.customers, args.history_months, args.seed, run_date,
+                              echo=echo, cache=cache,
+                              on_point=lambda run: append(title + ": point", series.point_line(run)))
+        append(title, series.history_markdown(runs), series.history_target(runs))
     if args.scales:
-        runs = series.growth(settings, work / "growth", args.scales, args.months, args.seed, run_date)
-        out.append("#### Growth: full runs at several sizes\n\n" + series.growth_markdown(runs))
-    return "\n".join(out)
+        title = f"growth: full runs at {', '.join(f'{c:,}' for c in args.scales)} customers × {args.months} months"
+        runs = series.growth(settings, work / "growth", args.scales, args.months, args.seed, run_date, echo=echo,
+                             cache=cache, on_point=lambda run: append(title + ": point", series.point_line(run)))
+        append(title, series.growth_markdown(runs), series.growth_target(runs))
 
 
 def _int_list(text: str) -> list[int]:
@@ -424,6 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scales", type=_int_list, metavar="N1,N2,...", default=None,
                    help="also a full run at each customer count, --months months (DESIGN.md §6: "
                         "10000,30000,100000)")
+    b.add_argument("--no-main", action="store_true",
+                   help="skip the main run: only the series asked for (make bench-small-files, bench-history, "
+                        "bench-growth)")
+    b.add_argument("--cache", help="generated landing data cache (default $KAM_HOME/bench/data): each "
+                                   "parameter set is generated once, checked and reused")
+    b.add_argument("--no-cache", action="store_true", help="generate fresh data, neither reading nor filling the cache")
     b.add_argument("--report", default=str(Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"),
                    help="markdown file the figures are appended to ('-': print only)")
     b.set_defaults(func=cmd_bench)

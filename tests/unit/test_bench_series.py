@@ -26,3 +26,20 @@ def test_history_compares_the_daily_runs_at_the_longest_and_shortest_history():
 
     assert "**1.40×** (target ≤ 1.5×: met)" in history_markdown([run(24, 50.0), run(72, 70.0)])
     assert "**1.60×** (target ≤ 1.5×: not met)" in history_markdown([run(24, 50.0), run(72, 80.0)])
+
+
+def test_the_latest_figure_of_each_target_replaces_the_earlier_one_at_the_top(tmp_path):
+    from kam.bench.report import LATEST_END, LATEST_START, update_latest
+
+    report = tmp_path / "benchmarks.md"
+    report.write_text(f"# Benchmarks\n\n{LATEST_START}\n| DESIGN.md §6 target | latest figure | met? | measured |\n"
+                      f"|---|---|---|---|\n| peak RSS < 4 GB | 1,541 MB | yes | 2026-12-04, make bench |\n"
+                      f"{LATEST_END}\n\n## Runs\n")
+    update_latest(report, [("dbt build ≤ 1.5× fair floor", "2.58×", False), ("growth and history", "–", None)],
+                  "make bench")
+    update_latest(report, [("dbt build ≤ 1.5× fair floor", "1.40×", True)], "make bench")
+    text = report.read_text()
+    assert "| peak RSS < 4 GB | 1,541 MB | yes | 2026-12-04, make bench |" in text  # kept
+    assert "| dbt build ≤ 1.5× fair floor | 1.40× | yes |" in text and "2.58×" not in text
+    assert "growth and history" not in text  # not measured: not a figure
+    assert text.endswith("\n## Runs\n")

@@ -100,11 +100,13 @@ def _die_with_parent() -> None:
 
 
 def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
-             extra_conf: dict | None = None, on_outcome=None) -> list[DagRunOutcome]:
+             extra_conf: dict | None = None, on_outcome=None, on_progress=None,
+             progress_seconds: float = 60.0) -> list[DagRunOutcome]:
     """``airflow dags test <dag_id> <run_date>`` with ``conf.run_date`` for each DAG in order,
     in one Airflow process (:mod:`kam.airflow.dagrun`), stopping at the first failure; each DAG's
     output goes to its own log file under ``$KAM_HOME/logs/``. ``on_outcome`` is called
-    with each DAG's outcome as soon as that DAG has finished."""
+    with each DAG's outcome as soon as that DAG has finished; ``on_progress`` with a line every
+    ``progress_seconds`` while a DAG runs (a person watching a long run knows it is alive)."""
     logs = settings.kam_home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = f"{dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"  # unique per run
@@ -131,6 +133,7 @@ def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
     with errors_path.open("wb") as err:
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=err, preexec_fn=_die_with_parent)
+    dag_started = last_said = time.time()
     try:
         while True:
             done = proc.poll() is not None
@@ -139,8 +142,14 @@ def run_dags(settings: Settings, dag_ids: tuple[str, ...], run_date: dt.date,
             for line in lines[len(outcomes):]:
                 result = json.loads(line)
                 settle(result["dag_id"], result)
+                dag_started = last_said = time.time()
             if done:
                 break
+            if on_progress is not None and time.time() - last_said >= progress_seconds and len(outcomes) < len(dag_ids):
+                last_said = time.time()
+                running = int(last_said - dag_started)
+                on_progress(f"  … DAG {dag_ids[len(outcomes)]} running for {running // 60}m{running % 60:02d}s "
+                            f"(log: {log_paths[dag_ids[len(outcomes)]]})")
             time.sleep(0.5)
     except BaseException:
         proc.terminate()
@@ -197,4 +206,4 @@ def run_pipeline(settings: Settings, run_date: dt.date, echo=print,
             echo(f"  {outcome.dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")
 
         return run_dags(settings, DAG_ORDER, run_date, {"full_refresh": True} if full_refresh else None,
-                        on_outcome=report)
+                        on_outcome=report, on_progress=echo)

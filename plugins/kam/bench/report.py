@@ -36,7 +36,6 @@ class BenchReport:
     fair_floor: Figure | None = None  # DESIGN.md §6's reference: the scorecard and tier history by hand
     fair_agreement: dict[str, dict] = field(default_factory=dict)  # kam.bench.fair_floor.compare
     small_files: dict = field(default_factory=dict)  # kam bench --small-files (kam.bench.series)
-    series: str = ""  # kam bench --small-files / --history-months / --scales, as markdown
     pandas: Figure | None = None
     models_sql: Figure | None = None  # the dbt models' compiled SQL alone, one DuckDB session
     load_floor: Figure | None = None  # DuckDB's readers alone into persistent tables, the full run's files
@@ -116,8 +115,7 @@ class BenchReport:
                          f"{speeds(self.load_floor_by_format)}\n")
         return (head + self.table() + "\n\n" + ratios + f"\n* DAG wall times: {overhead}\n" + by_format + daily
                 + self._spark_lines() + self._agreement_lines()
-                + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n\n" + self.targets_table() + "\n"
-                + (f"\n{self.series}" if self.series else ""))
+                + f"* reconciliation: {json.dumps(self.reconciled, default=str)}\n\n" + self.targets_table() + "\n")
 
     def _agreement_lines(self) -> str:
         lines = []
@@ -145,13 +143,16 @@ class BenchReport:
                             f"{share:.0%} ({rows / seconds:,.0f} vs {floor_rows / floor_seconds:,.0f} rows/s)",
                             share >= 0.5))
         if self.small_files:
-            sf = self.small_files
-            out.append((f"{sf['many_files']} small files ≤ 1.5× the time of the same rows in {sf['few_files']}",
-                        f"{sf['ratio']:.2f}× ({sf['many_seconds']:.1f} s vs {sf['few_seconds']:.1f} s)",
-                        sf["ratio"] <= 1.5))
+            from kam.bench.series import small_files_target
+
+            out.append(small_files_target(self.small_files))
         else:
             out.append(("many small files ≤ 1.5× a few files", "not measured in this run (kam bench --small-files)",
                         None))
+        if self.daily and self.pipeline_seconds > 0:
+            share = self.daily["seconds"] / self.pipeline_seconds
+            out.append(("daily incremental run ≤ 25% of the full run",
+                        f"{share:.0%} ({self.daily['seconds']:.1f} s vs {self.pipeline_seconds:.1f} s)", share <= 0.25))
         if "publish" in stage and self.pipeline_seconds > 0:
             share = stage["publish"] / self.pipeline_seconds
             out.append(("publish ≤ 10% of the full run", f"{share:.1%}", share <= 0.10))
@@ -196,3 +197,42 @@ def append_report(report: BenchReport, path: Path) -> None:
                         encoding="utf-8")
     with path.open("a", encoding="utf-8") as fh:
         fh.write("\n" + report.markdown())
+
+
+def append_section(path: Path, title: str, text: str) -> None:
+    """A part of the benchmark, appended the moment it is measured (a part killed later keeps it)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# Benchmarks\n\nAppended by `kam bench` (`make bench`). Targets: DESIGN.md §6.\n\n",
+                        encoding="utf-8")
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n### {stamp} — {title}\n\nMachine: {os.cpu_count()} cores, {platform.platform()}.\n\n{text}")
+
+
+LATEST_START, LATEST_END = "<!-- latest-targets:start -->", "<!-- latest-targets:end -->"
+LATEST_HEAD = ["| DESIGN.md §6 target | latest figure | met? | measured |", "|---|---|---|---|"]
+
+
+def update_latest(path: Path, measured: list[tuple[str, str, bool | None]], where: str) -> None:
+    """Put each measured target's figure in the table of latest figures at the top of the report
+    (between its markers; a file without them is left as it is). Targets not measured now keep
+    their earlier figure and date."""
+    if not path.exists():
+        return
+    text = path.read_text(encoding="utf-8")
+    if LATEST_START not in text or LATEST_END not in text:
+        return
+    before, rest = text.split(LATEST_START, 1)
+    block, after = rest.split(LATEST_END, 1)
+    rows: dict[str, list[str]] = {}
+    for line in block.strip().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4:
+            rows[cells[0]] = cells[1:]
+    stamp = f"{dt.datetime.now():%Y-%m-%d}, {where}"
+    for target, figure, met in measured:
+        if met is not None:
+            rows[target] = [figure, "yes" if met else "no", stamp]
+    table = "\n".join([*LATEST_HEAD, *(f"| {t} | {' | '.join(v)} |" for t, v in rows.items())])
+    path.write_text(f"{before}{LATEST_START}\n{table}\n{LATEST_END}{after}", encoding="utf-8")

@@ -74,25 +74,25 @@ def _same_published(duck_parquet, spark_parquet) -> dict[str, bool]:
 
 def run_bench(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date,
               generate_data: bool = True, echo=print, volumes: dict[str, int | None] | None = None,
-              spark: bool = False) -> BenchReport:
+              spark: bool = False, cache=None, on_pipeline=None) -> BenchReport:
     """The full run covers everything up to the day before ``run_date``; then the last
     day's delivery (daily files) lands and the daily incremental run is measured.
-    ``spark``: both runs again on the Spark target, on the same files (``report.spark``)."""
+    ``spark``: both runs again on the Spark target, on the same files (``report.spark``).
+    ``cache``: the data cache folder (:mod:`kam.bench.data`). ``on_pipeline`` gets a line of the
+    pipeline's figures as soon as they are measured (before the floors)."""
     import shutil
 
     from kam.airflow.orchestrate import ensure_airflow
-    from kam.generate import generate
+    from kam.bench.series import landing_for
 
     landing = settings.landing_dir
     held = landing.parent / "held_back_last_day"
     daily: list[str] = []
     if generate_data:
-        echo(f"generating {customers:,} customers × {months} months into {landing} …")
-        started = time.monotonic()
-        summary = generate(landing, customers=customers, months=months, seed=seed, end_date=run_date,
-                           daily_tail=True, **(volumes or {}))
+        echo(f"landing: {customers:,} customers × {months} months in {landing} …")
+        summary = landing_for(settings, cache, echo, customers=customers, months=months, seed=seed,
+                              end_date=run_date, daily_tail=True, **(volumes or {}))
         rows = summary.rows
-        echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
         daily = [f for f in summary.last_day_files if "_daily_" in f]
         for name in daily:
             (held / name).parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +144,11 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
         if spark:
             report.spark["daily"] = _spark_run(settings, run_date, echo)
     report.peak_rss_mb = max(peaks, default=0.0)
+    if on_pipeline is not None:
+        on_pipeline(f"* measured: whole pipeline {report.pipeline_seconds:.1f} s ("
+                    + ", ".join(f"{stage} {seconds:.1f} s" for stage, (seconds, _) in full_stages.items())
+                    + (f"); daily incremental run {report.daily['seconds']:.1f} s" if report.daily else ")")
+                    + f"; peak RSS {report.peak_rss_mb:,.0f} MB; the floors follow\n")
 
     report.rows = report.rows or {k: int(v) for k, v in loaded.items()}
     report.models_sql.rows = report.rows.get("orders")

@@ -29,18 +29,31 @@ def _settings(base: Settings, folder: Path) -> Settings:
     return base.with_overrides(kam_home=folder / "home", landing_dir=folder / "landing")
 
 
+def landing_for(settings: Settings, cache: Path | None, echo=print, **params):
+    """``kam generate``'s landing folder for ``params`` in ``settings.landing_dir``: from the
+    benchmark's data cache (:mod:`kam.bench.data`) when ``cache`` is given, else generated."""
+    from kam.bench.data import cached_landing
+    from kam.generate import generate
+
+    if cache is not None:
+        landing = cached_landing(cache, settings.landing_dir, echo=echo, **params)
+        echo(f"  {landing.describe()}")
+        return landing
+    started = time.monotonic()
+    summary = generate(settings.landing_dir, **params)
+    echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
+    return summary
+
+
 def _full_and_daily(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date, echo,
-                    all_from_start: bool, daily: bool) -> dict:
+                    all_from_start: bool, daily: bool, cache: Path | None = None) -> dict:
     from kam.airflow.orchestrate import ensure_airflow
     from kam.bench.airflow_stats import build_seconds, task_figures
     from kam.bench.run import _timed_pipeline
-    from kam.generate import generate
 
     volumes = {k: round(v * customers * months / 36) for k, v in BENCH_PER_CUSTOMER.items()}
-    started = time.monotonic()
-    summary = generate(settings.landing_dir, customers=customers, months=months, seed=seed, end_date=run_date,
-                       daily_tail=daily, all_from_start=all_from_start, **volumes)
-    echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
+    summary = landing_for(settings, cache, echo, customers=customers, months=months, seed=seed, end_date=run_date,
+                          daily_tail=daily, all_from_start=all_from_start, **volumes)
     held = settings.landing_dir.parent / "held_back_last_day"
     last_day = [f for f in summary.last_day_files if "_daily_" in f] if daily else []
     for name in last_day:
@@ -65,31 +78,43 @@ def _full_and_daily(settings: Settings, customers: int, months: int, seed: int, 
 
 
 def _each_in_its_folder(base: Settings, work: Path, points: list[tuple[str, int, int]], seed: int,
-                        run_date: dt.date, echo, all_from_start: bool, daily: bool) -> list[dict]:
-    """One run per (folder name, customers, months), each in its own folder, removed afterwards."""
+                        run_date: dt.date, echo, all_from_start: bool, daily: bool, cache: Path | None = None,
+                        on_point=None) -> list[dict]:
+    """One run per (folder name, customers, months), each in its own folder, removed afterwards;
+    ``on_point`` gets each run's figures as soon as they are measured."""
     runs = []
     for name, customers, months in points:
         folder = work / name
         echo(f"{name}: {customers:,} customers × {months} months"
              f"{', all present from the first month' if all_from_start else ''} …")
         runs.append(_full_and_daily(_settings(base, folder), customers, months, seed, run_date, echo,
-                                    all_from_start=all_from_start, daily=daily))
+                                    all_from_start=all_from_start, daily=daily, cache=cache))
         shutil.rmtree(folder, ignore_errors=True)
+        if on_point is not None:
+            on_point(runs[-1])
     return runs
 
 
 def growth(base: Settings, work: Path, scales: list[int], months: int, seed: int, run_date: dt.date,
-           echo=print) -> list[dict]:
+           echo=print, cache: Path | None = None, on_point=None) -> list[dict]:
     """A full run per customer count (same months, DESIGN.md §6's volumes per customer)."""
     return _each_in_its_folder(base, work, [(f"scale_{c}", c, months) for c in scales], seed, run_date, echo,
-                               all_from_start=False, daily=False)
+                               all_from_start=False, daily=False, cache=cache, on_point=on_point)
 
 
 def history(base: Settings, work: Path, customers: int, months_list: list[int], seed: int, run_date: dt.date,
-            echo=print) -> list[dict]:
+            echo=print, cache: Path | None = None, on_point=None) -> list[dict]:
     """Per history length: every customer from the first month on, the full run, then the daily one."""
     return _each_in_its_folder(base, work, [(f"history_{m}", customers, m) for m in months_list], seed,
-                               run_date, echo, all_from_start=True, daily=True)
+                               run_date, echo, all_from_start=True, daily=True, cache=cache, on_point=on_point)
+
+
+def point_line(run: dict) -> str:
+    """One measured run of a series, as a line appended the moment it is measured."""
+    daily = (f"; daily run {run['daily_seconds']:.1f} s ({run['daily_rows']:,} rows, dbt build "
+             f"{run['daily_dbt_build']:.1f} s)" if "daily_seconds" in run else "")
+    return (f"* measured: {run['customers']:,} customers × {run['months']} months, {run['rows']:,} rows landed: "
+            f"full run {run['full_seconds']:.1f} s (dbt build {run['full_dbt_build']:.1f} s){daily}\n")
 
 
 def _write_order_files(landing: Path, out: Path, files: int, lines: int, tmp_dir: str) -> int:
@@ -203,3 +228,21 @@ def small_files_markdown(sf: dict) -> str:
             f"**{sf['ratio']:.2f}×** "
             f"(target ≤ 1.5×: {'met' if sf['ratio'] <= 1.5 else 'not met'}); overhead per extra batch "
             f"{sf['overhead_per_batch_s']:.2f} s\n")
+
+
+def small_files_target(sf: dict) -> tuple[str, str, bool]:
+    return (f"{sf['many_files']} small files ≤ 1.5× the time of the same rows in {sf['few_files']}",
+            f"{sf['ratio']:.2f}× ({sf['many_seconds']:.1f} s vs {sf['few_seconds']:.1f} s)", sf["ratio"] <= 1.5)
+
+
+def history_target(runs: list[dict]) -> tuple[str, str, bool]:
+    ratio = runs[-1]["daily_seconds"] / runs[0]["daily_seconds"]
+    return (f"daily run after {runs[-1]['months']} months ≤ 1.5× after {runs[0]['months']}",
+            f"{ratio:.2f}× ({runs[-1]['daily_seconds']:.1f} s vs {runs[0]['daily_seconds']:.1f} s)", ratio <= 1.5)
+
+
+def growth_target(runs: list[dict]) -> tuple[str, str, bool]:
+    base = runs[0]
+    worst = max(r["full_seconds"] / base["full_seconds"] / (r["rows"] / base["rows"]) for r in runs[1:] or runs)
+    span = f"{base['customers']:,} → {runs[-1]['customers']:,} customers"
+    return ("linear growth (time ratio ÷ rows ratio ≤ 1)", f"{worst:.2f} ({span})", worst <= 1.0)
