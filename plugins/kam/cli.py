@@ -278,11 +278,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         elapsed = int(time.monotonic() - started)
         print(f"[{elapsed // 60:3d}:{elapsed % 60:02d}] {message}", flush=True)
 
-    def append(title: str, text: str, target: tuple | None = None) -> None:
+    def append(title: str | None, text: str, target: tuple | None = None, where: str = "") -> None:
+        """``title`` None: a line of the section above."""
         if report_path is not None:
             append_section(report_path, title, text)
             if target is not None:
-                update_latest(report_path, [target], title)
+                update_latest(report_path, [target], title or where)
 
     print(f"kam bench: {args.customers:,} customers × {args.months} months "
           f"({', '.join(f'{k} ~{v:,}' for k, v in _volumes(args, BENCH_PER_CUSTOMER).items())}) in {work}"
@@ -343,15 +344,16 @@ def _bench_series(args: argparse.Namespace, settings, work: Path, run_date: dt.d
 
     if args.history_months:
         title = f"daily runs after {', '.join(map(str, args.history_months))} months ({args.customers:,} customers)"
+        append(title, "")
         runs = series.history(settings, work / "history", args.customers, args.history_months, args.seed, run_date,
-                              echo=echo, cache=cache,
-                              on_point=lambda run: append(title + ": point", series.point_line(run)))
-        append(title, series.history_markdown(runs), series.history_target(runs))
+                              echo=echo, cache=cache, on_point=lambda run: append(None, series.point_line(run)))
+        append(None, "\n" + series.history_markdown(runs), series.history_target(runs), title)
     if args.scales:
         title = f"growth: full runs at {', '.join(f'{c:,}' for c in args.scales)} customers × {args.months} months"
+        append(title, "")
         runs = series.growth(settings, work / "growth", args.scales, args.months, args.seed, run_date, echo=echo,
-                             cache=cache, on_point=lambda run: append(title + ": point", series.point_line(run)))
-        append(title, series.growth_markdown(runs), series.growth_target(runs))
+                             cache=cache, on_point=lambda run: append(None, series.point_line(run)))
+        append(None, "\n" + series.growth_markdown(runs), series.growth_target(runs), title)
 
 
 def _int_list(text: str) -> list[int]:

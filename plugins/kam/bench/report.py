@@ -199,15 +199,19 @@ def append_report(report: BenchReport, path: Path) -> None:
         fh.write("\n" + report.markdown())
 
 
-def append_section(path: Path, title: str, text: str) -> None:
-    """A part of the benchmark, appended the moment it is measured (a part killed later keeps it)."""
+def append_section(path: Path, title: str | None, text: str) -> None:
+    """A part of the benchmark, appended the moment it is measured (a part killed later keeps it);
+    ``title`` None continues the section above."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# Benchmarks\n\nAppended by `kam bench` (`make bench`). Targets: DESIGN.md §6.\n\n",
                         encoding="utf-8")
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(f"\n### {stamp} — {title}\n\nMachine: {os.cpu_count()} cores, {platform.platform()}.\n\n{text}")
+        if title is not None:
+            fh.write(f"\n### {stamp} — {title}\n\nMachine: {os.cpu_count()} cores, {memory_gib():.1f} GiB, "
+                     f"{platform.platform()}, DuckDB {duckdb.__version__}.\n\n")
+        fh.write(text)
 
 
 LATEST_START, LATEST_END = "<!-- latest-targets:start -->", "<!-- latest-targets:end -->"
