@@ -96,7 +96,7 @@ def test_a_part_alone_appends_as_it_measures_and_reuses_the_cached_data(tmp_path
     latest = text.split(LATEST_START)[1].split(LATEST_END)[0]
     assert re.search(r"^\| 4 small files ≤ 1\.5× the time of the same rows in 2 \| [\d.]+× \([\d.]+ s vs [\d.]+ s\) "
                      r"\| (yes|no) \| \d{4}-\d\d-\d\d, many small files", latest, re.M), latest
-    assert [p.name.startswith("complaints-400_customers-40_") for p in (tmp_path / "home" / "bench" / "data").iterdir()] \
-        == [True]  # one entry, named by its parameters
+    entries = [p.name for p in (tmp_path / "home" / "bench" / "data").iterdir()]
+    assert len(entries) == 1 and entries[0].startswith("complaints-400_customers-40_")  # named by its parameters
     refused = run_kam(["bench", "--no-main", "--report", "-"], tmp_path / "home", check=False)
     assert refused.returncode == 2 and "--no-main needs a series" in refused.stderr
