@@ -329,7 +329,7 @@ def _bench_small_files(args: argparse.Namespace, settings, work: Path, run_date:
         if report is None:  # --no-main: the order lines of the main run's landing, from the cache
             echo(f"source landing for the small files: {args.customers:,} customers × {args.months} months …")
             series.landing_for(settings, cache, echo, customers=args.customers, months=args.months, seed=args.seed,
-                               end_date=run_date, **_volumes(args, BENCH_PER_CUSTOMER))
+                               end_date=run_date, daily_tail=True, **_volumes(args, BENCH_PER_CUSTOMER))
         figures = series.small_files(settings, work / "small_files", source, many, args.few_files, lines,
                                      run_date, echo=echo)
         if report is not None:

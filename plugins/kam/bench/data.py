@@ -54,9 +54,11 @@ def generator_fingerprint() -> str:
 
 
 def entry_name(params: dict) -> str:
-    """A readable folder name for the parameters, with a digest of all of them and the generator."""
-    key = json.dumps({**params, "generator": generator_fingerprint()}, sort_keys=True, default=str)
-    short = "_".join(f"{k}-{v}" for k, v in sorted(params.items()) if v not in (None, False))
+    """A readable folder name for the parameters, with a digest of all of them and the generator.
+    A parameter left at the generator's default (None, False) names the same data as one not given."""
+    given = {k: v for k, v in params.items() if v is not None and v is not False}
+    key = json.dumps({**given, "generator": generator_fingerprint()}, sort_keys=True, default=str)
+    short = "_".join(f"{k}-{v}" for k, v in sorted(given.items()))
     return f"{short}_{hashlib.sha256(key.encode()).hexdigest()[:10]}".replace("/", "-").replace(" ", "")
 
 

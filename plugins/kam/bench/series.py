@@ -52,8 +52,10 @@ def _full_and_daily(settings: Settings, customers: int, months: int, seed: int, 
     from kam.bench.run import _timed_pipeline
 
     volumes = {k: round(v * customers * months / 36) for k, v in BENCH_PER_CUSTOMER.items()}
+    # always with the last day in daily files (the same rows): the main run's data at the same scale,
+    # and one cache entry for both; without ``daily`` they all land for the one full run
     summary = landing_for(settings, cache, echo, customers=customers, months=months, seed=seed, end_date=run_date,
-                          daily_tail=daily, all_from_start=all_from_start, **volumes)
+                          daily_tail=True, all_from_start=all_from_start, **volumes)
     held = settings.landing_dir.parent / "held_back_last_day"
     last_day = [f for f in summary.last_day_files if "_daily_" in f] if daily else []
     for name in last_day:
