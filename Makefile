@@ -21,6 +21,9 @@ define venv_from_lock
 	touch $(1)/.installed
 endef
 BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+# pytest workers (pytest-xdist): one per core by default; each takes whole test files, so a
+# module's shared pipeline run is made once (docs/testing.md)
+TEST_WORKERS ?= auto
 JAVA_PACKAGES := openjdk-17-jre-headless
 
 .PHONY: setup demo test test-fast lint browser java bi bi-install bench bench-small-files bench-history bench-growth bench-all bench-spark lock lock-lint lock-bi clean
@@ -74,13 +77,13 @@ bi: bi-install
 
 # The whole suite, as CI runs it (.ci/run): lint, then every test (docs/testing.md).
 test: setup lint browser java bi-install
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 # Day-to-day: ruff, then unit and integration tests, no full pipeline run (-m "not slow");
 # SQLFluff (~40 s: it renders every model with dbt) runs in make lint and make test.
 test-fast: setup
 	$(BIN)/ruff check plugins dags tests deploy
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 $(LINT_STAMP): requirements-lint.lock $(STAMP)
 	$(call venv_from_lock,$(LINT_VENV),requirements-lint.lock)

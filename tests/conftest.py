@@ -22,13 +22,38 @@ END_DATE = dt.date(2026, 6, 15)  # fixed, so results do not depend on today's da
 SMALL = {"customers": 240, "months": 24, "seed": 7}
 
 
+# The longest test files first (measured by `make test --durations`, docs/testing.md): with
+# pytest-xdist handing whole files to the workers in this order, no long file starts last.
+LONGEST_FIRST = (
+    "e2e/test_spark_target.py",
+    "e2e/test_runs_under_faults.py",
+    "e2e/test_postgres_target.py",
+    "e2e/test_incremental.py",
+    "e2e/test_run_evidence.py",
+    "e2e/test_idempotency.py",
+    "e2e/test_superset.py",
+    "e2e/test_production_airflow.py",
+    "e2e/test_publication_faults.py",
+    "e2e/test_bench_smoke.py",
+    "e2e/test_hostile_landing.py",
+    "e2e/test_report.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test under tests/e2e runs the pipeline end to end: it is ``slow`` (the tier
-    ``make test-fast`` leaves out), whether or not its module says so."""
+    ``make test-fast`` leaves out), whether or not its module says so. The longest files run
+    first (:data:`LONGEST_FIRST`); within a file the order is the file's."""
     e2e = REPO / "tests" / "e2e"
     for item in items:
         if e2e in Path(item.fspath).parents:
             item.add_marker(pytest.mark.slow)
+
+    def rank(item) -> int:
+        name = Path(item.fspath).relative_to(REPO / "tests").as_posix()
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
 
 
 def kam_env(home: Path, landing: Path | None = None, **extra: str) -> dict[str, str]:
@@ -189,9 +214,13 @@ def chromium_path() -> str:
 
 def chromium(url: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     """Headless Chromium on ``url`` (scripts run until idle, at most 20 s of page time)."""
-    cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", *args, url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kam-chromium-") as profile:  # its own: tests run in parallel
+        cmd = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000",
+               *args, url]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 # --- Java for the Spark target (issue: Spark) ----------------------------------------------
