@@ -135,15 +135,6 @@ def _scan(path: Path, encoding: str, max_line_bytes: int) -> TextScan:
     return scan
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 or GB18030 (:func:`scan_text`)."""
-    return scan_text(path, 1 << 30).encoding
-
-
-def needs_copy(scan: TextScan) -> bool:
-    return scan.encoding not in ("utf-8", "utf-8-sig") or scan.mixed_endings or bool(scan.long_lines)
-
-
 @contextmanager
 def readable_copy(path: Path, scan: TextScan, folder: Path) -> Iterator[Path]:
     """``path`` itself when DuckDB can read it as it is, else a UTF-8 copy in ``folder`` (removed
