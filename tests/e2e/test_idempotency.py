@@ -44,11 +44,26 @@ def refused_run(home, landing, suites):
     return proc, reason
 
 
-def test_rerun_with_a_resent_file_and_a_correction(copy_of_first_run, small_landing, tmp_path):
+def _last_dag_run(home) -> str:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{home / 'airflow' / 'airflow.db'}?mode=ro", uri=True)
+    try:
+        return con.execute("select max(run_after) from dag_run").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _airflow_db(home):
+    return {p.name: p.read_bytes() for p in (home / "airflow").glob("airflow.db*")}
+
+
+def test_rerun_with_a_resent_file_and_a_correction(first_run, copy_of_first_run, small_landing, tmp_path):
     home = copy_of_first_run
     published = home / "published" / "analytics.duckdb"
     before = published_tables(published)
     batches_before = batches(home)
+    original_airflow_db = _airflow_db(first_run)
 
     # 1. the same run again: nothing new is loaded and the marts are identical
     run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat()], home)
@@ -98,6 +113,9 @@ def test_rerun_with_a_resent_file_and_a_correction(copy_of_first_run, small_land
             == [("上海",)]
     finally:
         wh.close()
+    # the copy ran on its own Airflow metadata DB, not on the one its airflow.cfg names (the original's)
+    assert _airflow_db(first_run) == original_airflow_db
+    assert _last_dag_run(home) > _last_dag_run(first_run)  # the copy's runs are in the copy's DB
 
 
 def test_failed_audit_refuses_publication_and_leaves_the_served_file(copy_of_first_run, small_landing, tmp_path):

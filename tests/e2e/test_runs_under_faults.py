@@ -3,16 +3,17 @@
 One scenario on a tiny generated landing folder, with a reader process
 polling both published files the whole time:
 
-* ``R`` (reference) runs the same data interval three times, then once more
+* ``R`` (reference) runs the same data interval twice, then once more
   after a late correction for an old month arrives;
 * ``H`` is SIGKILLed (whole process group, as an OOM kill or a power cut
   would) in the middle of an ingest transaction and in the middle of
   ``dbt build``, and each time simply rerun.
 
 The tests then check: every rerun of H serves exactly what R serves, R's
-three runs are identical, the late correction restates the month and the
-drift check reports it while ``tier_publication_log`` keeps what was
-published before, and the reader never saw an error.
+two runs are identical (and so is H's first complete run, on another home),
+the late correction restates the month and the drift check reports it while
+``tier_publication_log`` keeps what was published before, and the reader
+never saw an error.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 import duckdb
 import psutil
 import pytest
-from conftest import END_DATE, KAM, kam_env, published_tables, run_kam
+from conftest import END_DATE, KAM, kam_env, published_tables, run_kam, seed_airflow
 
 from kam.faults import kill_session
 
@@ -77,6 +78,7 @@ def kam_run(home, landing, **env):
 
 def killed_run(home, landing, *, kill_at=None, kill_when_dbt_runs=False):
     """Start `kam run` in its own session and SIGKILL every process of that session."""
+    seed_airflow(home)
     env = kam_env(home, landing, **({"KAM_FAULT_KILL_AT": kill_at} if kill_at else {}))
     proc = subprocess.Popen([KAM, "run", "--landing", str(landing), "--date", END_DATE.isoformat()],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -158,9 +160,9 @@ def scenario(tmp_path_factory):
                               stdout=subprocess.PIPE, text=True)
     out: dict = {}
     try:
-        # R: the same data interval three times
+        # R: the same data interval twice
         out["ref_runs"] = []
-        for _ in range(3):
+        for _ in range(2):
             kam_run(ref, landing)
             out["ref_runs"].append(snapshot(served_ref))
         out["ref_log_before"] = ops(ref, "select * from ops.tier_publication_log order by all")
@@ -203,9 +205,9 @@ def scenario(tmp_path_factory):
     return out
 
 
-def test_rerunning_the_same_interval_three_times_gives_identical_marts(scenario):
-    first, second, third = scenario["ref_runs"]
-    assert first == second == third
+def test_rerunning_the_same_interval_gives_identical_marts(scenario):
+    first, second = scenario["ref_runs"]
+    assert first == second
     assert sum(len(rows) for _, rows in first.values()) > 1000
 
 

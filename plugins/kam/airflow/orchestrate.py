@@ -55,6 +55,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # the embedded metadata DB of this home, whatever airflow.cfg was written with: Airflow
+        # writes absolute paths into the airflow.cfg it generates, so a KAM_HOME moved or copied
+        # (a restored backup, a test's copy) would otherwise go on writing the old home's DB
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ.get(
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"),
         "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get(
             "AIRFLOW__API_AUTH__JWT_SECRET", "kam-embedded-" + str(settings.kam_home)),
         "PYTHONUNBUFFERED": "1",
