@@ -159,21 +159,44 @@ def published_tables(path: Path, ignore_columns: tuple[str, ...] = ()) -> dict[s
         con.close()
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """``make(path)`` once per pytest run, shared by every xdist worker: the first worker to ask
+    makes it under a lock in the run's common folder, the others wait and reuse it (a failure is
+    raised in every worker that asks). Whatever is made this way is read, never changed, by tests."""
+    import fcntl
+    import json
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            try:
+                make(path)
+                done.write_text(json.dumps({"ok": True}))
+            except BaseException as exc:
+                done.write_text(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"[-4000:]}))
+                raise
+        state = json.loads(done.read_text())
+    if not state["ok"]:
+        raise AssertionError(f"{name} could not be made (in another worker): {state['error']}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def small_landing(tmp_path_factory) -> Path:
     from kam.generate import generate
 
-    out = tmp_path_factory.mktemp("landing")
-    generate(out, end_date=END_DATE, **SMALL)
-    return out
+    return made_once(tmp_path_factory, "landing", lambda out: generate(out, end_date=END_DATE, **SMALL))
 
 
 @pytest.fixture(scope="session")
 def first_run(tmp_path_factory, small_landing) -> Path:
-    """KAM_HOME after one complete `kam run` on the small landing folder."""
-    home = tmp_path_factory.mktemp("kam_home")
-    run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat()], home)
-    return home
+    """KAM_HOME after one complete `kam run` on the small landing folder (made once per pytest
+    run, shared by the workers; tests that change a home use :func:`copy_of_first_run`)."""
+    return made_once(tmp_path_factory, "kam_home", lambda home: run_kam(
+        ["run", "--landing", str(small_landing), "--date", END_DATE.isoformat()], home))
 
 
 @pytest.fixture
