@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kam.bench import BENCH_PER_CUSTOMER
 from kam.config import TARGETS, Settings, load_settings
+from kam.contract import CONTRACTS
 from kam.errors import KamError
 
 
@@ -29,6 +30,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     target = getattr(args, "target", None)
     if target:
         os.environ["KAM_TARGET"] = target  # child processes (Airflow, dbt) see the same target
+    sources = getattr(args, "sources", None)
+    if sources:
+        os.environ["KAM_SOURCES"] = str(Path(sources).resolve())  # the ingest tasks read the same mapping
     try:
         return load_settings()
     except ValueError as exc:  # a setting that cannot work: say which, no traceback
@@ -54,8 +58,11 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"(create it, use --landing DIR, or run `kam generate`)", file=sys.stderr)
         return 2
     run_date = args.date or dt.date.today()
+    from kam.sources import load_mappings
+
+    mappings = load_mappings(settings.sources_path)  # a bad mapping is refused before any DAG runs
     print(f"kam run: landing {settings.landing_dir}, run date {run_date}, state in {settings.kam_home}, "
-          f"target {settings.target}")
+          f"target {settings.target}" + (f", source mapping {mappings.path}" if mappings.path else ""))
     if settings.target == "spark":  # before any DAG runs: no Java is a setup error, not a failed task
         from kam.spark.session import require_java
 
@@ -373,6 +380,31 @@ def _files_by_lines(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
+def cmd_sources(args: argparse.Namespace) -> int:
+    from kam.sources import load_mappings
+
+    if args.action == "init":
+        from kam.ingest.preview import init_mapping
+
+        text = init_mapping([Path(p).resolve() for p in args.paths], args.source)
+        if args.out:
+            out = Path(args.out)
+            if out.exists() and not args.force:
+                raise KamError(f"{out} exists (--force replaces it)")
+            out.write_text(text, encoding="utf-8")
+            print(f"proposed mapping written to {out}: confirm every GUESS and TODO, then "
+                  f"`kam sources check --sources {out} <landing>`")
+        else:
+            print(text, end="")
+        return 0
+    from kam.ingest.preview import check_sources
+
+    settings = _settings(args)
+    if not settings.landing_dir.is_dir():
+        raise KamError(f"landing folder {settings.landing_dir} does not exist")
+    return check_sources(settings, load_mappings(settings.sources_path), args.date or dt.date.today())
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against kam's embedded Airflow home."""
     from kam.airflow.orchestrate import airflow_env, airflow_executable, ensure_airflow
@@ -427,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-wait", action="store_true",
                    help="refuse at once (exit 3) when another run holds this KAM_HOME, instead of "
                         "waiting for it to finish")
+    r.add_argument("--sources", help="source mapping of your own exports (default $KAM_SOURCES, else "
+                                      "$KAM_HOME/sources.yml if it exists; docs/sources.md)")
     r.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="generate sample data and run everything")
@@ -485,6 +519,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--report", default=str(Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"),
                    help="markdown file the figures are appended to ('-': print only)")
     b.set_defaults(func=cmd_bench)
+
+    so = sub.add_parser("sources", help="try a source mapping on your exports (check), or propose one (init)")
+    so_sub = so.add_subparsers(dest="action", required=True)
+    sc = so_sub.add_parser("check", help="read every file the mapping covers, load nothing, and say what each "
+                                         "header maps to, what is missing, a few parsed rows and the rows that "
+                                         "would be quarantined")
+    sc.add_argument("landing", nargs="?", help="the landing folder (default $KAM_LANDING)")
+    sc.add_argument("--sources", help="the mapping (default $KAM_SOURCES, else $KAM_HOME/sources.yml)")
+    sc.add_argument("--date", type=_date, default=None, help="run date for the row checks (default today)")
+    sc.set_defaults(func=cmd_sources)
+    si = so_sub.add_parser("init", help="propose a mapping from the headers (and values) of export files")
+    si.add_argument("paths", nargs="+", metavar="FILE", help="export files (workbooks or CSV)")
+    si.add_argument("--source", choices=sorted(CONTRACTS), help="the source the files are (default: guessed)")
+    si.add_argument("--out", help="write the proposal to this file (default: print it)")
+    si.add_argument("--force", action="store_true", help="replace --out if it exists")
+    si.set_defaults(func=cmd_sources)
 
     a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
     a.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -99,6 +99,9 @@ class Settings:
     spark_shuffle_partitions: int = 4  # KAM_SPARK_SHUFFLE_PARTITIONS: spark.sql.shuffle.partitions
     spark_driver_memory: str = "2g"  # KAM_SPARK_DRIVER_MEMORY: spark.driver.memory
     lake_override: Path | None = None  # KAM_LAKE_DIR: the raw lake Spark reads (default $KAM_HOME/lake)
+    # KAM_SOURCES (kam run --sources FILE): the source mapping of a supplier's own exports
+    # (kam.sources, docs/sources.md); default $KAM_HOME/sources.yml when it exists
+    sources_override: Path | None = None
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -147,6 +150,14 @@ class Settings:
     @property
     def airflow_home(self) -> Path:
         return self.kam_home / "airflow"
+
+    @property
+    def sources_path(self) -> Path | None:
+        """The source mapping in use: KAM_SOURCES, else ``$KAM_HOME/sources.yml`` if there is one."""
+        if self.sources_override is not None:
+            return self.sources_override
+        default = self.kam_home / "sources.yml"
+        return default if default.is_file() else None
 
     @property
     def tmp_dir(self) -> Path:
@@ -206,6 +217,7 @@ class Settings:
             "KAM_GX_BATCH_SAMPLE_ROWS": str(self.gx_batch_sample_rows),
             **({"KAM_EXPECTATIONS_DIR": str(self.expectations_override)}
                if self.expectations_override else {}),
+            **({"KAM_SOURCES": str(self.sources_override)} if self.sources_override else {}),
             **self._spark_env(),
         }
 
@@ -269,4 +281,6 @@ def load_settings() -> Settings:
         spark_driver_memory=(os.environ.get("KAM_SPARK_DRIVER_MEMORY") or "2g").strip(),
         lake_override=(Path(os.environ["KAM_LAKE_DIR"]).expanduser().resolve()
                        if os.environ.get("KAM_LAKE_DIR") else None),
+        sources_override=(Path(os.environ["KAM_SOURCES"]).expanduser().resolve()
+                          if os.environ.get("KAM_SOURCES") else None),
     )

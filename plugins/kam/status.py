@@ -38,7 +38,8 @@ def record_last_run(settings: Settings, run_date: dt.date, success: bool, outcom
     record = {"landing": str(settings.landing_dir), "run_date": run_date.isoformat(),
               "target": settings.target, "finished_at": dt.datetime.now().isoformat(timespec="seconds"),
               "success": success, "outcome": outcome, "publication_id": publication_id,
-              "batch_problems": batch_problems}
+              "batch_problems": batch_problems,
+              "sources": str(settings.sources_path) if settings.sources_path else None}
     path = settings.kam_home / LAST_RUN_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -86,6 +87,7 @@ def collect_status(settings: Settings) -> dict:
     report: dict = {
         "kam_home": str(settings.kam_home),
         "landing": str(settings.landing_dir),
+        "sources": str(settings.sources_path) if settings.sources_path else None,
         "target": settings.target,
         "published_file": str(settings.published_path),
         "published_exists": settings.published_path.exists(),
@@ -146,6 +148,9 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
     landing = f"landing         {report['landing']}"
     if run and run["landing"] != report["landing"]:
         landing = f"landing         {run['landing']}  (of the last run; the default now is {report['landing']})"
+    mapping = (run or {}).get("sources") or report.get("sources")
+    if mapping:
+        landing += f"\nsource mapping  {mapping}" + ("  (of the last run)" if run and run.get("sources") else "")
     lines = [f"KAM_HOME        {report['kam_home']}", landing,
              f"published file  {report['published_file']}"
              + ("" if report["published_exists"] else "  (none yet)")]

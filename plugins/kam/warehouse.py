@@ -92,6 +92,18 @@ alter table ops.ingest_batches add column if not exists gx_docs varchar;
 alter table ops.ingest_batches add column if not exists gx_rows bigint;
 -- with source_file and file_bytes: a file unchanged since it was loaded is not hashed again
 alter table ops.ingest_batches add column if not exists file_mtime timestamp;
+-- records that are not data (a source mapping's footer or pattern, kam.sources): counted, not loaded;
+-- rows_read = rows_loaded + rows_quarantined + rows_skipped
+alter table ops.ingest_batches add column if not exists rows_skipped bigint default 0;
+-- pulls from a database (kam.ingest.pull): the watermark reached by each pull that loaded
+create table if not exists ops.source_pulls (
+    source varchar not null,
+    batch_id bigint not null,
+    pulled_at timestamp not null,
+    watermark_column varchar,
+    watermark varchar,               -- the highest value pulled, as text (compared on the database)
+    rows_pulled bigint not null
+);
 alter table ops.publications add column if not exists data_interval_start timestamp;
 alter table ops.publications add column if not exists data_interval_end timestamp;
 """

@@ -1,8 +1,11 @@
-"""Ingest landing files: read → parse → check rows → raw / quarantine → manifest.
+"""Ingest landing files: read → (map) → parse → check rows → raw / quarantine → manifest.
 
 One file is one batch, loaded in one transaction: a crash never leaves half a
-batch. Every row read ends in ``raw.<source>`` or ``quarantine.<source>``
-(rows read = rows loaded + rows quarantined, checked before commit).
+batch. Every row read ends in ``raw.<source>`` or ``quarantine.<source>``, or is
+counted as skipped when the source mapping says it is not data (a 合计 footer):
+rows read = rows loaded + rows quarantined + rows skipped, checked before commit.
+A source mapping (:mod:`kam.sources`) says how a supplier's own exports are read
+and map onto the contract (:mod:`kam.ingest.mapping`).
 A file whose sha256 was already ingested (under any name) loads nothing; a file
 still at the same path with the same size and modification time as when it was
 recorded is not even hashed again (a daily run does not re-read the history).
@@ -26,11 +29,13 @@ from kam.contract import quote_ident as _q
 from kam.errors import BatchRefused
 from kam.faults import checkpoint
 from kam.ingest.manifest import BatchResult, check_counts, next_batch_id, record_batch, sha256_of
+from kam.ingest.mapping import MAP_ERRORS, Mapped, map_batch
 from kam.ingest.parse import typed_select
 from kam.ingest.quarantine import quarantine_rejects, quarantine_whole
-from kam.ingest.readers import ReadResult, duckdb_message, read_batch
+from kam.ingest.readers import DEFAULT_OPTIONS, ReadOptions, ReadResult, duckdb_message, read_batch
 from kam.ingest.tables import add_missing_columns, ensure_tables
 from kam.quality.batch_checks import row_reasons
+from kam.sources import Mappings, SourceMapping, load_mappings
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +72,24 @@ def landing_refusal(path: Path, settings: Settings) -> str | None:
     return None
 
 
+def read_options(mapping: SourceMapping | None) -> ReadOptions:
+    if mapping is None:
+        return DEFAULT_OPTIONS
+    return ReadOptions(mapping.format, mapping.encoding, mapping.delimiter, mapping.header_row, mapping.sheets)
+
+
 def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
-                run_date: dt.date, run_id: str | None = None) -> BatchResult:
-    """Load one landing file as one batch. Never raises for bad data: it is recorded."""
+                run_date: dt.date, run_id: str | None = None, mapping: SourceMapping | None = None,
+                pulled: bool = False, before_commit=None) -> BatchResult:
+    """Load one landing file as one batch, read and mapped by the source's ``mapping`` (none: the
+    contract's own names). ``pulled``: a file kam itself wrote from a database pull
+    (:mod:`kam.ingest.pull`), under ``$KAM_HOME/pulls``, not in the landing folder;
+    ``before_commit(result)`` runs inside the batch's transaction (a pull's watermark moves with
+    its batch or not at all). Never raises for bad data: it is recorded."""
     contract = contract_for(source)
     ensure_tables(con, contract)
     started = dt.datetime.now()
-    refusal = landing_refusal(path, settings)
+    refusal = None if pulled else landing_refusal(path, settings)
     if refusal:
         return _refuse_unread(con, source, path, refusal, run_id, started)
     stat = path.stat()
@@ -110,8 +126,16 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     read: ReadResult | None = None
     try:
         # Reading, parsing and validating only touch temp tables: no transaction yet.
-        read = read_batch(con, path, "_batch_text", settings.max_line_bytes)
+        reshaped = mapping is not None and mapping.reshapes
+        read = read_batch(con, path, "_batch_src" if reshaped else "_batch_text", settings.max_line_bytes,
+                          read_options(mapping))
         result.rows_read = read.rows_read
+        result.warnings.extend(read.notes)
+        if reshaped:
+            mapped = map_batch(con, mapping, contract, read)
+            read = mapped.read
+            result.rows_skipped = read.skipped
+            _note_mapping(result, mapped, mapping)
         missing = [c for c in contract.required if c not in read.columns]
         if missing:
             hint = _rename_hint(missing, read.columns, contract)
@@ -120,7 +144,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         lineage = (f"{batch_id} as _batch_id, {sql_string(str(path))} as _source_file, "
                    f"_kam_row as _row_number, current_localtimestamp() as _loaded_at")
         con.execute(f"create or replace temp table _batch_typed as select {lineage}, "
-                    f"{typed_select(contract, read.columns)} from _batch_text")
+                    f"{typed_select(contract, read.columns, MAP_ERRORS if reshaped else None)} from _batch_text")
         bad, result.gx_docs, result.gx_rows = row_reasons(con, settings, contract, run_date)
         bad_rows = bad + len(read.rejects)
         refusal = bad_share_refusal(bad_rows, read.rows_read, settings)
@@ -147,6 +171,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     try:
         check_counts(result)
         record_batch(con, result, sha, size, read, run_id, started, mtime)
+        if before_commit is not None:
+            before_commit(result)
         checkpoint("ingest.before_commit")
         con.execute("commit")
     except Exception:
@@ -155,6 +181,31 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     (log.error if result.status == "refused" else
      log.warning if result.status == "partial" else log.info)("%s", result.summary())
     return result
+
+
+def _note_mapping(result: BatchResult, mapped: Mapped, mapping: SourceMapping) -> None:
+    """The rows the mapping skipped, named; a required column it could not find refuses the batch,
+    naming the headers found and the key to set; a missing optional one is noted."""
+    if mapped.skipped_rows:
+        shown = "; ".join(f"row {n}: {text}" for n, text in mapped.skipped_rows[:3])
+        more = f" and {len(mapped.skipped_rows) - 3} more" if len(mapped.skipped_rows) > 3 else ""
+        result.warnings.append(f"{len(mapped.skipped_rows)} row(s) skipped as not data ({shown}{more})")
+    headers = ", ".join(c for c in mapped.read.columns if c not in contract_for(mapping.source).column_names) \
+        or "none"
+    required = set(contract_for(mapping.source).required)
+    refused = []
+    for column, header in mapped.missing:
+        found_in = f"header {header!r} (mapped by {mapping.key_for(column)}) is not in the file" if header \
+            else f"no header {column!r} and no mapping for it"
+        if column in required:
+            refused.append(f"{column}: {found_in}")
+        else:
+            result.warnings.append(f"optional column {column}: {found_in}; left empty")
+    if refused:
+        raise BatchRefused(result.path, f"missing required column(s) after the source mapping: {'; '.join(refused)} "
+                                        f"(the file's other headers: {headers}): set "
+                                        f"sources.{mapping.source}.columns.<column>: <the file's header> "
+                                        f"in {mapping.origin.split(': ')[0]}")
 
 
 def _refuse_unread(con: duckdb.DuckDBPyConnection, source: str, path: Path, reason: str,
@@ -242,21 +293,39 @@ def _load(con: duckdb.DuckDBPyConnection, contract: SourceContract, read: ReadRe
     )
 
 
+def source_files(settings: Settings, source: str, mapping: SourceMapping | None) -> list[Path]:
+    """The files of a source: its mapping's globs under the landing folder, else ``<landing>/<source>/*``
+    (none for a source pulled from a database without ``files``)."""
+    if mapping is not None and (mapping.files or mapping.query is not None):
+        return mapping.files_under(settings.landing_dir)
+    return discover_files(settings.landing_dir, source)
+
+
 def ingest_source(settings: Settings, source: str, run_date: dt.date,
-                  run_id: str | None = None) -> list[BatchResult]:
+                  run_id: str | None = None, mappings: Mappings | None = None) -> list[BatchResult]:
     """Ingest every new file of one source; a refused file never stops the others. The connection
     reading the files can reach only the landing folder and the spill folder (:func:`confine`)."""
     from kam.quality.gx_suites import data_docs_once
     from kam.warehouse import warehouse
 
-    files = discover_files(settings.landing_dir, source)
-    log.info("%s: %d file(s) in %s", source, len(files), settings.landing_dir / source)
+    mapping = (mappings if mappings is not None else load_mappings(settings.sources_path)).get(source)
+    files = source_files(settings, source, mapping)
+    where = f"{settings.landing_dir} ({', '.join(mapping.files)}, {mapping.origin})" if mapping and mapping.files \
+        else settings.landing_dir / source
+    log.info("%s: %d file(s) in %s", source, len(files), where)
     results: list[BatchResult] = []
     with warehouse(settings) as con, data_docs_once(settings.gx_dir):
+        pulled = _pull(con, settings, mapping) if mapping is not None and mapping.query is not None else None
         confine(con, settings)
-        for path in files:
+        for path in ([pulled.path] if pulled and pulled.path else []) + files:
             try:
-                results.append(ingest_file(con, settings, source, path, run_date, run_id))
+                if pulled is not None and path == pulled.path:
+                    results.append(ingest_file(con, settings, source, path, run_date, run_id, mapping, pulled=True,
+                                               before_commit=lambda result: _record_pull(con, mapping, pulled, result)))
+                    if results[-1].status in ("duplicate", "skipped"):  # the same content as an earlier pull
+                        pulled.path.unlink(missing_ok=True)
+                else:
+                    results.append(ingest_file(con, settings, source, path, run_date, run_id, mapping))
             except Exception as exc:  # unexpected: record it against its file, go on with the next
                 log.exception("%s: %s: unexpected error", source, path)
                 reason = f"unexpected error ({type(exc).__name__}): {duckdb_message(exc)}"
@@ -268,12 +337,34 @@ def ingest_source(settings: Settings, source: str, run_date: dt.date,
     return results
 
 
+def _pull(con: duckdb.DuckDBPyConnection, settings: Settings, mapping: SourceMapping):
+    """This run's pull of a source from its database (:mod:`kam.ingest.pull`); its problems (no
+    connection, a refused query) fail the source's ingest task, naming the mapping's key."""
+    from kam.ingest.pull import last_watermark, pull
+
+    since = last_watermark(con, mapping.source)
+    result = pull(settings, mapping, since)
+    log.info("%s: pulled %d row(s) with %s%s", mapping.source, result.rows, mapping.query.connection,
+             f" ({mapping.query.watermark} > {since})" if since is not None else "")
+    return result
+
+
+def _record_pull(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, pulled, result: BatchResult) -> None:
+    """In the pull's batch transaction: a loaded pull moves the watermark; a refused one keeps it,
+    so the next run reads its rows again."""
+    from kam.ingest.pull import record_pull
+
+    if result.status in ("loaded", "partial"):
+        record_pull(con, mapping, result.batch_id, pulled)
+
+
 def confine(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """From here on this connection reaches no file but those under the landing folder and the
     spill folder (DuckDB's ``allowed_directories`` with external access off, which cannot be
     turned back on): SQL text that came from a file, were it ever executed, could read nothing
     else. The warehouse file itself stays open."""
+    pulls = settings.kam_home / "pulls"  # the files of database pulls (kam.ingest.pull)
     folders = {str(settings.landing_dir), str(settings.landing_dir.resolve()), str(settings.tmp_dir),
-               str(settings.tmp_dir.resolve())}
+               str(settings.tmp_dir.resolve()), str(pulls), str(pulls.resolve())}
     con.execute(f"set allowed_directories = [{', '.join(sql_string(f.rstrip('/') + '/') for f in sorted(folders))}]")
     con.execute("set enable_external_access = false")

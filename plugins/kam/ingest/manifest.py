@@ -21,15 +21,17 @@ class BatchResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_skipped: int = 0  # records that are not data (a source mapping's footer or pattern)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     gx_docs: str | None = None
     gx_rows: int | None = None  # rows GX validated (the rest were checked by the compiled suite)
 
     def summary(self) -> str:
+        skipped = f", skipped {self.rows_skipped} not data" if self.rows_skipped else ""
         text = (f"{self.source}: {self.path.name}: {self.status} "
                 f"(read {self.rows_read}, loaded {self.rows_loaded}, "
-                f"quarantined {self.rows_quarantined})")
+                f"quarantined {self.rows_quarantined}{skipped})")
         return text + (f": {self.error}" if self.error else "")
 
 
@@ -46,14 +48,14 @@ def record_batch(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, 
     con.execute(
         "insert into ops.ingest_batches (batch_id, source, source_file, sha256, file_bytes, "
         "file_format, encoding, rows_read, rows_loaded, rows_quarantined, status, error, warnings, "
-        "run_id, started_at, finished_at, gx_docs, gx_rows, file_mtime) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "run_id, started_at, finished_at, gx_docs, gx_rows, file_mtime, rows_skipped) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.batch_id, result.source, str(result.path), sha, size,
          read.file_format if read else FORMATS.get(result.path.suffix.lower()),
          read.encoding if read else None,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.status,
          result.error, "; ".join(result.warnings) or None, run_id, started,
-         dt.datetime.now(), result.gx_docs, result.gx_rows, mtime],
+         dt.datetime.now(), result.gx_docs, result.gx_rows, mtime, result.rows_skipped],
     )
 
 
@@ -67,7 +69,7 @@ def next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
 def check_counts(result: BatchResult) -> None:
     if result.status in ("duplicate", "skipped"):
         return
-    if result.rows_read != result.rows_loaded + result.rows_quarantined:
+    if result.rows_read != result.rows_loaded + result.rows_quarantined + result.rows_skipped:
         raise AssertionError(
             f"{result.path}: rows read {result.rows_read} != loaded {result.rows_loaded} "
-            f"+ quarantined {result.rows_quarantined}")
+            f"+ quarantined {result.rows_quarantined} + skipped {result.rows_skipped}")

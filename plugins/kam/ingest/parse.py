@@ -56,8 +56,9 @@ def parse_error_expression(column: Column) -> str:
     )
 
 
-def typed_select(contract: SourceContract, present: list[str]) -> str:
-    """Select list for the typed batch: contract columns typed, extras kept as text."""
+def typed_select(contract: SourceContract, present: list[str], reasons_column: str | None = None) -> str:
+    """Select list for the typed batch: contract columns typed, extras kept as text.
+    ``reasons_column``: a text column of reasons found before parsing (a source mapping's)."""
     parts: list[str] = []
     for column in contract.columns:
         if column.name in present:
@@ -68,6 +69,8 @@ def typed_select(contract: SourceContract, present: list[str]) -> str:
     parts.extend(_q(c) for c in extras)
     errors = [parse_error_expression(c) for c in contract.columns if c.name in present]
     errors = [e for e in errors if e != "null"]
+    if reasons_column is not None:
+        errors.insert(0, f"nullif({_q(reasons_column)}, '')")
     parts.append(f"concat_ws('; ', {', '.join(errors)}) as _parse_errors" if errors
                  else "'' as _parse_errors")
     return ", ".join(parts)

@@ -67,8 +67,9 @@ def quarantine_rejects(con: duckdb.DuckDBPyConnection, source: str, batch_id: in
         "_source_file": str(path),
         "_row_number": [r.row_number for r in read.rejects],
         "_loaded_at": pd.Timestamp.now(),
-        "_reason": [f"{source} row {r.row_number} (line {r.row_number + 1}): cannot split into "
-                    f"columns: {r.error}" for r in read.rejects],
+        "_reason": [f"{source} row {r.row_number}"
+                    + (f" (line {r.row_number + read.header_row})" if read.file_format == "csv" else "")
+                    + f": cannot split into columns: {r.error}" for r in read.rejects],
         "_raw_line": [r.raw_line for r in read.rejects],
     })
     con.register("_batch_rejects", rows)
@@ -90,4 +91,4 @@ def quarantine_whole(con: duckdb.DuckDBPyConnection, source: str, batch_id: int,
         f"{sql_string('batch refused: ' + reason)} as _reason from _batch_text"
     )
     quarantine_rejects(con, source, batch_id, path, read)
-    return read.rows_read
+    return read.rows_read - read.skipped  # rows that are not data were counted as skipped

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -36,7 +38,25 @@ FORMATS: dict[str, str] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xls",
 }
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a source's files (its mapping, :mod:`kam.sources`; the defaults are the
+    landing contract's: format by extension, UTF-8 or GB18030, comma, header on line 1)."""
+
+    format: str | None = None
+    encoding: str | None = None
+    delimiter: str = ","
+    header_row: int = 1  # the line (CSV) or sheet row (workbook) of the header
+    sheets: tuple[str | int, ...] | None = None  # workbooks: None = the first sheet, ("*",) = all
+
+
+DEFAULT_OPTIONS = ReadOptions()
 
 
 @dataclass
@@ -55,10 +75,13 @@ class ReadResult:
     columns: list[str]
     rows: int
     rejects: list[Reject] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a person should know (the sheets read)
+    skipped: int = 0  # records that are not data (a source mapping's footer or pattern): counted, not loaded
+    header_row: int = 1  # the line of the header (a CSV record's line is its number + this)
 
     @property
     def rows_read(self) -> int:
-        return self.rows + len(self.rejects)
+        return self.rows + len(self.rejects) + self.skipped
 
 
 def file_format(path: Path) -> str:
@@ -90,11 +113,22 @@ class TextScan:
         return "\\r\\n" if self.crlf and self.crlf == self.newlines else "\\n"
 
 
-def scan_text(path: Path, max_line_bytes: int) -> TextScan:
-    """UTF-8 (with or without BOM) or GB18030, decided by decoding the whole file; in the same
-    pass the line endings are counted and every line longer than ``max_line_bytes`` (without its
-    ending) is noted. Neither encoding uses the bytes of "\\r" or "\\n" inside a character, so
-    the lines are found on the bytes."""
+def scan_text(path: Path, max_line_bytes: int, encoding: str | None = None) -> TextScan:
+    """UTF-8 (with or without BOM) or GB18030, decided by decoding the whole file (or only
+    ``encoding``, when the source's mapping names one); in the same pass the line endings are
+    counted and every line longer than ``max_line_bytes`` (without its ending) is noted. The
+    lines are found on the bytes: UTF-8 and GB18030 never use the bytes of "\\r" or "\\n"
+    inside a character (nor do the other ASCII-compatible encodings a mapping may name)."""
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise BatchRefused(path, f"unknown encoding {encoding!r} (the source mapping's encoding)") from None
+        try:
+            return _scan(path, encoding, max_line_bytes)
+        except UnicodeDecodeError as exc:
+            raise BatchRefused(path, f"file is not {encoding} as the source mapping says: it fails at byte "
+                                     f"{exc.start}") from None
     last = ""
     for encoding in ("utf-8", "gb18030"):
         try:
@@ -289,31 +323,38 @@ def duckdb_message(exc: BaseException, *replace: tuple[Path, Path]) -> str:
     return " | ".join(lines)
 
 
-def _header(readable: Path, path: Path) -> list[str]:
-    """The header's names as delivered (the first line, read as CSV)."""
+def _header(readable: Path, path: Path, options: ReadOptions) -> list[str]:
+    """The header's names as delivered (line ``options.header_row``, read as CSV)."""
     with readable.open(encoding="utf-8", newline="") as fh:
-        first = fh.readline()
-    rows = list(csv.reader([first.lstrip("\ufeff").rstrip("\r\n")], delimiter=",", quotechar='"'))
+        line = ""
+        for _ in range(options.header_row):
+            line = fh.readline()
+    rows = list(csv.reader([line.lstrip("\ufeff").rstrip("\r\n")], delimiter=options.delimiter, quotechar='"'))
     return rows[0] if rows and rows[0] else []
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line_bytes: int) -> ReadResult:
-    """The contract fixes the dialect (comma, double quote, header line): nothing is sniffed. The
-    header is read here; DuckDB reads the records as columns ``c0``, ``c1``, … of text."""
-    scan = scan_text(path, max_line_bytes)
-    if 1 in scan.long_lines:
-        raise BatchRefused(path, f"the header line has {scan.long_lines[1]:,} bytes, over the limit of "
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line_bytes: int,
+              options: ReadOptions = DEFAULT_OPTIONS) -> ReadResult:
+    """The dialect is the contract's (comma, double quote, header line) or the source mapping's
+    (delimiter, header line, encoding): nothing is sniffed. The header is read here; DuckDB reads
+    the records below it as columns ``c0``, ``c1``, … of text."""
+    header_line = options.header_row
+    scan = scan_text(path, max_line_bytes, options.encoding)
+    if header_line in scan.long_lines:
+        raise BatchRefused(path, f"the header line has {scan.long_lines[header_line]:,} bytes, over the limit of "
                                  f"{max_line_bytes:,} (KAM_MAX_LINE_BYTES)")
     rejects_table, scans_table = f"{table}_reject_errors", f"{table}_reject_scans"
     con.execute(f"drop table if exists {rejects_table}; drop table if exists {scans_table}")
     with readable_copy(path, scan, temp_directory(con)) as readable:
-        originals = _header(readable, path)
+        originals = _header(readable, path, options)
         if not originals:
-            raise BatchRefused(path, "file has no header line")
+            raise BatchRefused(path, "file has no header line" if header_line == 1 else
+                                     f"line {header_line} (the header_row of the source mapping) is empty")
         columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(originals))) + "}"
         relation = (
-            f"select * from read_csv({sql_string(str(readable))}, header=false, skip=1, auto_detect=false, "
-            f"columns={columns}, delim=',', quote='\"', escape='\"', new_line={sql_string(scan.new_line)}, "
+            f"select * from read_csv({sql_string(str(readable))}, header=false, skip={header_line}, "
+            f"auto_detect=false, columns={columns}, delim={sql_string(options.delimiter)}, quote='\"', "
+            f"escape='\"', new_line={sql_string(scan.new_line)}, "
             f"max_line_size={max_line_bytes + 2}, store_rejects=true, "
             f"rejects_table={sql_string(rejects_table)}, rejects_scan={sql_string(scans_table)})"
         )
@@ -323,18 +364,20 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line_b
             raise BatchRefused(path, f"cannot read as CSV: {duckdb_message(exc, (readable, path))}") from exc
     rows = con.sql(f"select count(*) from {table}").fetchone()[0]
     rejects = [
-        Reject(row_number=int(line) - 1, raw_line=raw or "", error=f"{etype}: {msg}")
+        Reject(row_number=int(line) - header_line, raw_line=raw or "", error=f"{etype}: {msg}")
         for line, raw, etype, msg in con.sql(
             f"select line, csv_line, error_type, error_message from {rejects_table} order by line"
         ).fetchall()
     ]
-    rejects += [_too_long(number, size, max_line_bytes, path) for number, size in scan.long_lines.items()]
+    rejects += [_too_long(number, size, max_line_bytes, path, header_lines=header_line)
+                for number, size in scan.long_lines.items() if number > header_line]
     # One record can produce several errors: keep one reject per line.
     unique: dict[int, Reject] = {}
     for r in sorted(rejects, key=lambda r: r.row_number):
         unique.setdefault(r.row_number, r)
     _renumber_after_rejects(con, table, list(unique.values()))
-    return ReadResult("csv", scan.encoding, names, rows, list(unique.values()))
+    notes = [f"lines 1-{header_line - 1} above the header (line {header_line}) are not data"] if header_line > 1 else []
+    return ReadResult("csv", scan.encoding, names, rows, list(unique.values()), notes, header_row=header_line)
 
 
 def _too_long(line: int, size: int, limit: int, path: Path, header_lines: int = 1) -> Reject:
@@ -409,22 +452,164 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line
     return ReadResult("jsonl", scan.encoding, columns, rows, rejects)
 
 
-READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
+def cell_text(value) -> str | None:
+    """A workbook cell as the text a CSV export would hold: numbers without a float's noise
+    (45356.0 as 45356, 0.1 as 0.1), dates and times in ISO 8601, booleans as true/false."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return format(Decimal(repr(value)), "f")
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")  # an encrypted .xlsx is an OLE file, not a zip
+
+
+def _open_workbook(path: Path):
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # noqa: BLE001 - calamine's errors are plain exceptions: refuse the file
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        why = str(exc).strip() or type(exc).__name__
+        if head == OLE_SIGNATURE and path.suffix.lower() in (".xlsx", ".xlsm"):
+            why = ("it is encrypted (password-protected; an .xlsx saved with a password is not a zip "
+                   f"archive): save it without a password ({why})")
+        raise BatchRefused(path, f"cannot read as a workbook: {why}") from exc
+
+
+def _sheets_to_read(path: Path, names: list[str], wanted: tuple[str | int, ...] | None) -> list[str]:
+    if not names:
+        raise BatchRefused(path, "the workbook has no sheet")
+    if wanted is None:
+        return names[:1]
+    if "*" in wanted:
+        return names
+    chosen = []
+    for want in wanted:
+        if isinstance(want, int):
+            if not 1 <= want <= len(names):
+                raise BatchRefused(path, f"sheet {want} does not exist: the workbook has {len(names)} sheet(s) "
+                                         f"({', '.join(names)})")
+            chosen.append(names[want - 1])
+        elif want in names:
+            chosen.append(want)
+        else:
+            raise BatchRefused(path, f"no sheet named {want!r} (sheets: {', '.join(names)})")
+    return chosen
+
+
+def _read_workbook(con: duckdb.DuckDBPyConnection, path: Path, table: str, max_line_bytes: int,
+                   options: ReadOptions = DEFAULT_OPTIONS) -> ReadResult:
+    """An Excel workbook (.xlsx, .xlsm, .xls) through calamine (python-calamine, a Rust reader):
+    the header on row ``options.header_row`` of each sheet read, the rows below it as records
+    (empty rows are not records). Several sheets are one batch, their columns matched by header
+    name; the sheets and their record numbers are noted for the manifest. Values become text as a
+    CSV export would hold them (:func:`cell_text`); a row longer than ``max_line_bytes`` is a
+    rejected record, as a long CSV line is."""
+    import pyarrow as pa
+
+    book = _open_workbook(path)
+    header_row = options.header_row
+    columns: list[str] = []  # the union of the sheets' headers, in order of appearance
+    records: list[dict[str, str | None]] = []
+    numbers: list[int] = []
+    rejects: list[Reject] = []
+    notes: list[str] = []
+    record = 0
+    for name in _sheets_to_read(path, list(book.sheet_names), options.sheets):
+        try:
+            rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:  # noqa: BLE001 - a sheet calamine cannot decode: refuse the file
+            raise BatchRefused(path, f"cannot read sheet {name!r}: {exc}") from exc
+        if len(rows) < header_row or not any(cell_text(c) for c in rows[header_row - 1]):
+            raise BatchRefused(path, f"sheet {name!r} has no header on row {header_row}"
+                                     + ("" if header_row == 1 else " (header_row of the source mapping)"))
+        header = [cell_text(c) or "" for c in rows[header_row - 1]]
+        body = rows[header_row:]
+        width = max([len(header), *(len(r) for r in body)])
+        used = [i for i in range(width)
+                if (i < len(header) and header[i]) or any(i < len(r) and cell_text(r[i]) for r in body)]
+        for i in used:
+            label = header[i] if i < len(header) else ""
+            if not label:
+                raise BatchRefused(path, f"sheet {name!r}: column {_excel_column(i)} has values but no header "
+                                         f"on row {header_row}")
+        first = record + 1
+        for row in body:
+            cells = {header[i]: cell_text(row[i]) if i < len(row) else None for i in used}
+            if not any(cells.values()):
+                continue  # an empty row is not a record
+            record += 1
+            size = sum(len(v.encode()) for v in cells.values() if v)
+            if size > max_line_bytes:
+                text = ",".join(v or "" for v in cells.values())
+                rejects.append(Reject(record, text.encode()[:1000].decode("utf-8", errors="ignore"),
+                                      f"ROW TOO LONG: {size:,} bytes, over the limit of {max_line_bytes:,} "
+                                      f"(KAM_MAX_LINE_BYTES); its first 1,000 bytes are kept"))
+                continue
+            records.append(cells)
+            numbers.append(record)
+        for label in (header[i] for i in used):
+            if label not in columns:
+                columns.append(label)
+        notes.append(f"sheet {name!r}: records {first}-{record} (header on row {header_row})"
+                     if record >= first else f"sheet {name!r}: no records")
+    if not columns:
+        raise BatchRefused(path, "the workbook has no header")
+    arrow = pa.table({"_kam_row": pa.array(numbers, pa.int64()),
+                      **{f"c{i}": pa.array([r.get(c) for r in records], pa.string()) for i, c in enumerate(columns)}})
+    con.register("_kam_workbook", arrow)
+    try:
+        names = _materialise(con, path, table, "select * from _kam_workbook", numbered=True, originals=columns)
+    finally:
+        con.unregister("_kam_workbook")
+    fmt = "xls" if path.suffix.lower() == ".xls" else "xlsx"
+    return ReadResult(fmt, None, names, len(records), rejects, notes if len(notes) > 1 or header_row > 1 else [])
+
+
+def _excel_column(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: the column letters a person sees in Excel."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl, "xlsx": _read_workbook,
+           "xls": _read_workbook}
 
 
 def read_batch(con: duckdb.DuckDBPyConnection, path: Path, table: str = "_batch_text",
-               max_line_bytes: int = 2_000_000) -> ReadResult:
+               max_line_bytes: int = 2_000_000, options: ReadOptions = DEFAULT_OPTIONS) -> ReadResult:
     """Read ``path`` into temp table ``table`` (text columns, file order).
 
     Raises :class:`BatchRefused` when the file cannot be a batch at all: unknown
     extension, empty, unreadable encoding, broken structure. A line longer than
     ``max_line_bytes`` is a rejected record (the file's other rows are read).
+    ``options``: the source mapping's way of reading (format, encoding, delimiter, header row, sheets).
     """
-    fmt = file_format(path)
+    fmt = options.format or file_format(path)
     fail_read_if_asked(path.name)
     if path.stat().st_size == 0:
         raise BatchRefused(path, "file is empty (0 bytes)")
-    result = READERS[fmt](con, path, table, max_line_bytes)
+    reader = READERS[fmt]
+    if fmt in ("csv", "xlsx", "xls"):
+        result = reader(con, path, table, max_line_bytes, options)
+    else:
+        result = reader(con, path, table, max_line_bytes)
     if result.rows_read == 0:
         raise BatchRefused(path, "file has a header but no data rows")
     return result
