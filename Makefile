@@ -77,7 +77,7 @@ bi: bi-install
 
 # The whole suite, as CI runs it (.ci/run): lint, then every test (docs/testing.md).
 test: setup lint browser java bi-install
-	$(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Day-to-day: ruff, then unit and integration tests, no full pipeline run (-m "not slow");
 # SQLFluff (~40 s: it renders every model with dbt) runs in make lint and make test.

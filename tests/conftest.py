@@ -23,16 +23,22 @@ SMALL = {"customers": 240, "months": 24, "seed": 7}
 
 
 # The longest test files first (measured by `make test --durations`, docs/testing.md): with
-# pytest-xdist handing whole files to the workers in this order, no long file starts last.
+# pytest-xdist handing whole files to the workers in this order (`--dist loadfile
+# --no-loadscope-reorder`: xdist would otherwise order files by their number of tests), no long
+# file starts last. xdist gives each worker two files to start with (the 1st and 3rd to one, the
+# 2nd and 4th to the other): the third is short, so the Spark file's worker is not held after it
+# by a long file it was handed at the start.
 LONGEST_FIRST = (
     "e2e/test_spark_target.py",
     "e2e/test_runs_under_faults.py",
+    "integration/test_compose.py",
     "e2e/test_postgres_target.py",
     "e2e/test_incremental.py",
     "e2e/test_run_evidence.py",
     "e2e/test_idempotency.py",
     "e2e/test_superset.py",
     "e2e/test_production_airflow.py",
+    "e2e/test_own_exports.py",
     "e2e/test_publication_faults.py",
     "e2e/test_bench_smoke.py",
     "e2e/test_hostile_landing.py",

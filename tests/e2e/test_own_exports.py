@@ -41,6 +41,7 @@ MAPPING = """
           list_price: 单价
           net_amount: {from: 含税金额（万元）, multiply: 10000}
           cost: 成本
+          currency: 币种
           status: {from: 单据状态, values: {已审核: confirmed, 已作废: cancelled, 已退货: returned}}
           invoice_due_date: 到期日
           paid_amount: 已收金额
@@ -66,7 +67,8 @@ MAPPING = """
 """
 ORDER_HEADERS = {"order_id": "订单编号", "line_no": "行号", "customer_id": "客户编码", "order_date": "单据日期",
                  "product_id": "物料编码", "product_category": "产品类别", "quantity": "数量", "list_price": "单价",
-                 "net_amount": "含税金额（万元）", "cost": "成本", "status": "单据状态", "invoice_due_date": "到期日",
+                 "net_amount": "含税金额（万元）", "cost": "成本", "currency": "币种",
+                 "status": "单据状态", "invoice_due_date": "到期日",
                  "paid_amount": "已收金额", "paid_date": "收款日期", "updated_at": "修改时间"}
 CUSTOMER_HEADERS = {"customer_id": "客户编码", "customer_name": "客户名称", "industry": "所属行业",
                     "region": "销售大区", "employee_count": "员工人数", "annual_budget": "年度预算（万元）",
@@ -106,7 +108,7 @@ def _order_cell(column: str, text: str | None, i: int):
     if column in ("line_no", "quantity", "list_price", "cost", "paid_amount"):
         return float(text.replace(",", ""))
     if column == "order_date":
-        day = dt.date.fromisoformat(text[:10].replace("/", "-"))
+        day = dt.datetime.strptime(text.split()[0].split("T")[0].replace("/", "-"), "%Y-%m-%d").date()
         return f"{day.year}年{day.month}月{day.day}日" if i % 2 else (day - EXCEL_EPOCH).days  # a serial day
     return text
 
@@ -189,6 +191,8 @@ def test_own_exports_publish_the_same_marts_as_contract_shaped_files(exports, fi
         assert fmt == "xlsx" and skipped == 1 and read == loaded + quarantined + skipped  # the 合计 row
     customers = [b for b in batches if b[0] == "customers"]
     assert customers and all(b[3] == "gb18030" and b[7] == 1 for b in customers)
+    status = run_kam(["status"], home).stdout  # a later `kam status` says which mapping the run used
+    assert f"source mapping  {exports['mapping']}  (of the last run)" in status, status
 
 
 def test_sources_check_and_init_on_the_exports(exports, tmp_path):

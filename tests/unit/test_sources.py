@@ -109,7 +109,9 @@ def test_an_erp_workbook_loads_through_the_mapping(con, settings, tmp_path):
 def test_a_code_without_a_value_map_entry_is_quarantined_naming_the_value_and_the_map(con, settings, tmp_path):
     mappings = load_mappings(mapping_file(tmp_path, ORDERS_MAPPING))
     rows = [*ROWS, ["SO-3", 1, "C000003", "2026年3月7日", "产品", 1, 1.0, "已挂起", dt.datetime(2026, 3, 7, 8)]]
-    path = workbook(settings.landing_dir / "erp" / "销售订单2026-07.xlsx", rows)
+    earlier = workbook(settings.landing_dir / "erp" / "销售订单2026-06.xlsx", ROWS[:1])
+    assert ingest_file(con, settings, "orders", earlier, RUN_DATE, mapping=mappings.get("orders")).status == "loaded"
+    path = workbook(settings.landing_dir / "erp" / "销售订单2026-07.xlsx", rows)  # the next batch, same connection
     result = ingest_file(con, settings, "orders", path, RUN_DATE, mapping=mappings.get("orders"))
     assert (result.status, result.rows_loaded, result.rows_quarantined, result.rows_skipped) == ("partial", 3, 1, 1)
     reason, status = con.sql("select _reason, status from quarantine.orders").fetchone()

@@ -124,16 +124,17 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     batch_id = next_batch_id(con)
     result = BatchResult(source, path, "loaded", batch_id=batch_id)
     read: ReadResult | None = None
+    rows_table = "_batch_text"  # where the batch's rows are: as read, or as the source mapping made them
     try:
         # Reading, parsing and validating only touch temp tables: no transaction yet.
         reshaped = mapping is not None and mapping.reshapes
-        read = read_batch(con, path, "_batch_src" if reshaped else "_batch_text", settings.max_line_bytes,
-                          read_options(mapping))
+        rows_table = "_batch_src" if reshaped else "_batch_text"
+        read = read_batch(con, path, rows_table, settings.max_line_bytes, read_options(mapping))
         result.rows_read = read.rows_read
         result.warnings.extend(read.notes)
         if reshaped:
             mapped = map_batch(con, mapping, contract, read)
-            read = mapped.read
+            read, rows_table = mapped.read, "_batch_text"
             result.rows_skipped = read.skipped
             _note_mapping(result, mapped, mapping)
         missing = [c for c in contract.required if c not in read.columns]
@@ -166,7 +167,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         con.execute("begin transaction")
         result.status, result.error = "refused", reason
         result.rows_loaded = 0
-        result.rows_quarantined = quarantine_whole(con, source, batch_id, path, read, reason)
+        result.rows_quarantined = quarantine_whole(con, source, batch_id, path, read, reason, rows_table)
         result.rows_read = read.rows_read if read else 0
     try:
         check_counts(result)
@@ -329,6 +330,7 @@ def ingest_source(settings: Settings, source: str, run_date: dt.date,
             except Exception as exc:  # unexpected: record it against its file, go on with the next
                 log.exception("%s: %s: unexpected error", source, path)
                 reason = f"unexpected error ({type(exc).__name__}): {duckdb_message(exc)}"
+                _rollback_quietly(con)  # a failed statement aborts the transaction: the next file needs none
                 try:
                     results.append(_refuse_unread(con, source, path, reason, run_id, dt.datetime.now()))
                 except Exception:  # the warehouse itself fails: the task fails (ingest_task)

@@ -20,7 +20,7 @@ import duckdb
 
 from kam.contract import SourceContract, sql_string
 from kam.contract import quote_ident as _q
-from kam.ingest.readers import ReadResult
+from kam.ingest.readers import ReadResult, _drop_temp
 from kam.sources import EXCEL, ColumnMap, SourceMapping, header_key
 
 MAP_ERRORS = "_kam_map_errors"  # the mapping's reasons per row, merged into _parse_errors
@@ -129,7 +129,7 @@ def map_batch(con: duckdb.DuckDBPyConnection, mapping: SourceMapping, contract: 
         (int(n), first or "") for n, first in con.execute(
             f"select _kam_row, left(concat_ws(' | ', {', '.join(_q(c) for c in read.columns)}), 120) "
             f"from {src} where _kam_row in (select _kam_row from _batch_skipped) order by _kam_row").fetchall()]
-    con.execute(f"drop view if exists {out}; drop table if exists {out}")
+    _drop_temp(con, out)  # the previous batch's: a table (mapped) or a view (read as it was)
     con.execute(f"create temp table {out} as select _kam_row, {', '.join(selects)}, {error_sql} as {MAP_ERRORS} "
                 f"from {src} where _kam_row not in (select _kam_row from _batch_skipped) order by _kam_row")
     skipped = len(result.skipped_rows)

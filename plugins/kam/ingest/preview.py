@@ -333,12 +333,13 @@ def _header_row(path: Path) -> int:
         rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)[:20]
         counts = [sum(1 for c in r if cell_text(c)) for r in rows]
     elif FORMATS.get(path.suffix.lower()) == "csv":
+        import csv
+
         from kam.ingest.readers import scan_text
 
         encoding = scan_text(path, 2_000_000).encoding
-        with path.open(encoding=encoding) as fh:
-            counts = [sum(1 for c in line.rstrip("\r\n").split(",") if c.strip())
-                      for _, line in zip(range(20), fh, strict=False)]
+        with path.open(encoding=encoding, newline="") as fh:
+            counts = [sum(1 for c in row if c.strip()) for _, row in zip(range(20), csv.reader(fh), strict=False)]
     else:
         return 1
     widest = max(counts, default=0)
@@ -367,7 +368,7 @@ def init_mapping(paths: list[Path], source: str | None = None) -> str:
             lines.append(f"    skip_rows_matching: {_scalar(spec['footer'])}  # GUESS: rows that are not data")
         if spec["format"] == "csv" and spec["encoding"] not in (None, "utf-8"):
             lines.append(f"    encoding: {spec['encoding']}")
-        lines.append("    columns:")
+        lines.append("    columns:" if guesses else "    columns: {}  # no header looked like a contract column")
         for column in CONTRACTS[chosen].column_names:
             if column not in guesses:
                 continue

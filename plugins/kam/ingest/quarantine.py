@@ -78,8 +78,9 @@ def quarantine_rejects(con: duckdb.DuckDBPyConnection, source: str, batch_id: in
 
 
 def quarantine_whole(con: duckdb.DuckDBPyConnection, source: str, batch_id: int, path: Path,
-                      read: ReadResult | None, reason: str) -> int:
-    """A refused batch keeps its rows in quarantine (when they could be read at all)."""
+                      read: ReadResult | None, reason: str, table: str = "_batch_text") -> int:
+    """A refused batch keeps its rows in quarantine (when they could be read at all), from
+    ``table`` (the batch as read, or as its source mapping made it)."""
     if read is None:
         return 0
     add_missing_columns(con, f"quarantine.{source}", read.columns)
@@ -88,7 +89,7 @@ def quarantine_whole(con: duckdb.DuckDBPyConnection, source: str, batch_id: int,
         f"insert into quarantine.{source} by name select {cols}, {batch_id} as _batch_id, "
         f"{sql_string(str(path))} as _source_file, _kam_row as _row_number, "
         f"current_localtimestamp() as _loaded_at, "
-        f"{sql_string('batch refused: ' + reason)} as _reason from _batch_text"
+        f"{sql_string('batch refused: ' + reason)} as _reason from {table}"
     )
     quarantine_rejects(con, source, batch_id, path, read)
     return read.rows_read - read.skipped  # rows that are not data were counted as skipped
