@@ -268,7 +268,8 @@ def test_an_unchanged_file_is_not_hashed_again_and_a_rewritten_one_is_read(con, 
 @pytest.mark.parametrize("name,content,expected", [
     ("empty.csv", b"", "empty"),
     ("header_only.csv", (HEADER + "\n").encode(), "no data rows"),
-    ("orders.xlsx", b"PK\x03\x04", "unknown file extension"),
+    ("orders.xlsx", b"PK\x03\x04", "cannot read as a workbook: invalid Zip archive"),  # a broken workbook
+    ("orders.numbers", b"PK\x03\x04", "unknown file extension '.numbers'"),
     ("latin.csv", (HEADER + "\n").encode() + b"O1,1,C1,2026-03-05,product,1,\xff\xfe\x00,confirmed,x\n",
      "neither UTF-8 nor GB18030"),
 ])
