@@ -3,8 +3,9 @@
 The small landing folder is rewritten as a Chinese supplier delivers it: every orders file as an
 ERP workbook (a title row, Chinese headers, status and category codes, 单据日期 as 2026年3月5日
 or as an Excel serial day, 含税金额 in 万元, a 合计 row), the customer master as a GB18030 CSV
-with Chinese headers, 是/否, the budget in 万元 with thousands separators and a "共 N 条" footer;
-complaints and visits stay as delivered. `kam run --sources` with one mapping file publishes
+with Chinese headers, 是/否, the budget in 万元 with thousands separators and a "共 N 条" footer,
+the complaints as the ticketing system's table with Chinese column names in a PostgreSQL
+database (pulled with a watermark); visits stay as delivered. `kam run --sources` with one mapping file publishes
 the very marts the contract-shaped files publish (``first_run``), row for row, and every
 workbook's footer is counted as skipped, not lost.
 """
@@ -47,6 +48,23 @@ MAPPING = """
           paid_amount: 已收金额
           paid_date: 收款日期
           updated_at: 修改时间
+      complaints:
+        query:
+          connection: env:KAM_TEST_ERP_DSN
+          sql: select * from erp."客诉工单"
+          watermark: 修改时间
+        columns:
+          complaint_id: 投诉编号
+          customer_id: 客户编码
+          opened_at: 投诉时间
+          channel: 渠道
+          category: 投诉类别
+          severity: 严重程度
+          status: 处理状态
+          first_response_at: 首次响应时间
+          resolved_at: 解决时间
+          satisfaction: 满意度
+          updated_at: 修改时间
       customers:
         files: crm/客户档案_*.csv
         encoding: gb18030
@@ -75,6 +93,13 @@ CUSTOMER_HEADERS = {"customer_id": "客户编码", "customer_name": "客户名�
                     "account_manager": "客户经理",
                     "is_strategic_partner": "战略客户", "contact_name": "联系人", "contact_phone": "联系电话",
                     "created_at": "建档日期", "updated_at": "修改时间"}
+# the ticketing system's table, in the supplier's own database: (header, SQL type) per contract column
+COMPLAINT_COLUMNS = {"complaint_id": ("投诉编号", "text"), "customer_id": ("客户编码", "text"),
+                     "opened_at": ("投诉时间", "timestamp"), "channel": ("渠道", "text"),
+                     "category": ("投诉类别", "text"), "severity": ("严重程度", "numeric(4, 1)"),
+                     "status": ("处理状态", "text"), "first_response_at": ("首次响应时间", "timestamp"),
+                     "resolved_at": ("解决时间", "timestamp"), "satisfaction": ("满意度", "numeric(4, 1)"),
+                     "updated_at": ("修改时间", "timestamp")}
 CODES = {"status": {"confirmed": "已审核", "cancelled": "已作废", "returned": "已退货"},
          "product_category": {"product": "产品", "service": "服务", "solution": "解决方案", "spare_parts": "备件"}}
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -153,8 +178,26 @@ def _crm_csv(source: Path, out: Path) -> int:
     return len(rows)
 
 
+def _ticketing_database(small_landing: Path, dsn: str) -> int:
+    """The complaints as the ticketing system's table with Chinese column names, in PostgreSQL."""
+    import psycopg2
+
+    rows = [row for path in sorted((small_landing / "complaints").iterdir()) for row in _as_read(path)[1]]
+    columns = list(COMPLAINT_COLUMNS)
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute('create schema erp; create table erp."客诉工单" ('
+                        + ", ".join(f'"{h}" {t}' for h, t in COMPLAINT_COLUMNS.values()) + ")")
+            cur.executemany(f'insert into erp."客诉工单" values ({", ".join(["%s"] * len(columns))})',
+                            [[row.get(c) for c in columns] for row in rows])
+    finally:
+        conn.close()
+    return len(rows)
+
+
 @pytest.fixture(scope="module")
-def exports(small_landing, tmp_path_factory):
+def exports(small_landing, tmp_path_factory, pg_database):
     landing = tmp_path_factory.mktemp("own_exports")
     (landing / "erp").mkdir()
     (landing / "crm").mkdir()
@@ -163,17 +206,18 @@ def exports(small_landing, tmp_path_factory):
         workbooks[f"销售订单_{path.stem}.xlsx"] = _erp_workbook(path, landing / "erp" / f"销售订单_{path.stem}.xlsx")
     for path in sorted((small_landing / "customers").iterdir()):
         _crm_csv(path, landing / "crm" / f"客户档案_{path.stem}.csv")
-    for source in ("complaints", "visits"):
-        shutil.copytree(small_landing / source, landing / source)
+    shutil.copytree(small_landing / "visits", landing / "visits")
+    complaints = _ticketing_database(small_landing, pg_database)
     mapping = landing.parent / "sources.yml"
     mapping.write_text(textwrap.dedent(MAPPING), encoding="utf-8")
-    return {"landing": landing, "mapping": mapping, "workbooks": workbooks}
+    return {"landing": landing, "mapping": mapping, "workbooks": workbooks, "complaints": complaints,
+            "env": {"KAM_TEST_ERP_DSN": pg_database}}
 
 
 def test_own_exports_publish_the_same_marts_as_contract_shaped_files(exports, first_run, tmp_path):
     home = tmp_path / "home"
     proc = run_kam(["run", "--landing", str(exports["landing"]), "--date", END_DATE.isoformat(),
-                    "--sources", str(exports["mapping"])], home)
+                    "--sources", str(exports["mapping"])], home, **exports["env"])
     assert f"source mapping {exports['mapping']}" in proc.stdout
     lineage = ("source_batch_id",)
     ours = published_tables(home / "published" / "analytics.duckdb", lineage)
@@ -191,6 +235,11 @@ def test_own_exports_publish_the_same_marts_as_contract_shaped_files(exports, fi
         assert fmt == "xlsx" and skipped == 1 and read == loaded + quarantined + skipped  # the 合计 row
     customers = [b for b in batches if b[0] == "customers"]
     assert customers and all(b[3] == "gb18030" and b[7] == 1 for b in customers)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as wh:
+        pulled = wh.execute("select b.rows_read, b.rows_loaded, p.watermark_column, p.rows_pulled "
+                            "from ops.ingest_batches b join ops.source_pulls p using (batch_id) "
+                            "where b.source = 'complaints'").fetchall()
+    assert pulled == [(exports["complaints"], exports["complaints"], "修改时间", exports["complaints"])]
     status = run_kam(["status"], home).stdout  # a later `kam status` says which mapping the run used
     assert f"source mapping  {exports['mapping']}  (of the last run)" in status, status
 
@@ -198,11 +247,12 @@ def test_own_exports_publish_the_same_marts_as_contract_shaped_files(exports, fi
 def test_sources_check_and_init_on_the_exports(exports, tmp_path):
     landing = exports["landing"]
     check = run_kam(["sources", "check", "--sources", str(exports["mapping"]), "--date", END_DATE.isoformat(),
-                     str(landing)], tmp_path / "home")
+                     str(landing)], tmp_path / "home", **exports["env"])
     out = check.stdout
     assert "含税金额（万元） → net_amount" in out and "单据状态 → status" in out, out
     assert "would be quarantined: none" in out and "MISSING" not in out and "REFUSED" not in out, out
     assert "skipped as not data: row" in out and "合计" in out
+    assert f"pull with env:KAM_TEST_ERP_DSN: {exports['complaints']} row(s)" in out and "投诉编号 → complaint_id" in out
     workbook = sorted((landing / "erp").iterdir())[0]
     proposal = tmp_path / "proposed.yml"
     run_kam(["sources", "init", str(workbook), str(sorted((landing / "crm").iterdir())[0]),

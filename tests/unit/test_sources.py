@@ -243,3 +243,47 @@ def test_the_mappings_the_docs_show_are_valid(tmp_path, page, marker):
     block = next(b.split("\n", 1)[1] for b in text.split("```yaml")[1:] if marker in b.split("```")[0])
     mappings = load_mappings(mapping_file(tmp_path, block.split("```")[0]))
     assert mappings.get("orders").columns["net_amount"].multiply == 10000
+
+
+def test_an_old_xls_workbook_loads_through_the_mapping(con, settings, tmp_path):
+    """Excel 97-2003 (.xls, as older Kingdee and Yonyou versions export), written by xlwt, with
+    a serial date-time in a cell that has no date format."""
+    import xlwt
+
+    mappings = load_mappings(mapping_file(tmp_path, """
+        sources:
+          customers:
+            columns:
+              customer_id: 客户编码
+              customer_name: 客户名称
+              created_at: {from: 建档日期, formats: ["%Y年%m月%d日"]}
+              updated_at: {from: 修改时间, formats: [excel]}
+    """))
+    path = settings.landing_dir / "customers" / "客户档案.xls"
+    path.parent.mkdir(parents=True)
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("客户")
+    for row, values in enumerate([["客户编码", "客户名称", "建档日期", "修改时间"],
+                                  ["C1", "苏州精工机械有限公司", "2020年1月2日", 45292.5]]):
+        for col, value in enumerate(values):
+            sheet.write(row, col, value)
+    book.save(str(path))
+    result = ingest_file(con, settings, "customers", path, RUN_DATE, mapping=mappings.get("customers"))
+    assert (result.status, result.rows_loaded) == ("loaded", 1), result.summary()
+    assert con.sql("select customer_name, created_at, updated_at from raw.customers").fetchone() == (
+        "苏州精工机械有限公司", dt.datetime(2020, 1, 2), dt.datetime(2024, 1, 1, 12))
+    assert con.sql("select file_format from ops.ingest_batches").fetchone()[0] == "xls"
+
+
+def test_kam_run_refuses_a_bad_mapping_before_any_dag_runs(tmp_path):
+    import subprocess
+
+    from conftest import KAM, kam_env
+
+    bad = mapping_file(tmp_path, "sources:\n  orders:\n    colums: {}\n")
+    (tmp_path / "landing").mkdir()
+    proc = subprocess.run([KAM, "run", "--landing", str(tmp_path / "landing"), "--sources", str(bad)],
+                          env=kam_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"error: {bad} line 3: sources.orders: unknown key 'colums'" in proc.stderr
+    assert not (tmp_path / "home" / "airflow").exists()  # no DAG, not even Airflow's set-up
