@@ -27,7 +27,7 @@ from kam.contract import quote_ident as _q
 from kam.errors import BatchRefused
 from kam.ingest.mapping import MAP_ERRORS, map_batch
 from kam.ingest.parse import typed_select
-from kam.ingest.readers import DEFAULT_OPTIONS, ReadOptions, ReadResult, read_batch
+from kam.ingest.readers import ReadOptions, ReadResult, read_batch
 from kam.sources import Mappings, SourceMapping, header_key
 
 # The names a contract column goes by in Chinese suppliers' exports (Kingdee, Yonyou, SAP Business
@@ -123,6 +123,7 @@ class FileCheck:
 def check_file(settings: Settings, source: str, path: Path, mapping: SourceMapping | None, run_date: dt.date,
                sample_rows: int = 3, shown_reasons: int = 5) -> FileCheck:
     """One file through the mapping, as ingest would read it, in memory: nothing is loaded."""
+    from kam.ingest.batch import read_options
     from kam.quality.batch_checks import suite_parameters
     from kam.quality.row_checks import NotCompilable, compile_suite, failing_rows_sql
 
@@ -131,10 +132,9 @@ def check_file(settings: Settings, source: str, path: Path, mapping: SourceMappi
     con = duckdb.connect()
     try:
         reshaped = mapping is not None and mapping.reshapes
-        options = ReadOptions(mapping.format, mapping.encoding, mapping.delimiter, mapping.header_row,
-                              mapping.sheets) if mapping else DEFAULT_OPTIONS
         try:
-            read = read_batch(con, path, "_batch_src" if reshaped else "_batch_text", settings.max_line_bytes, options)
+            read = read_batch(con, path, "_batch_src" if reshaped else "_batch_text", settings.max_line_bytes,
+                              read_options(mapping))
         except BatchRefused as exc:
             out.refused = exc.reason
             return out
@@ -187,7 +187,7 @@ def check_sources(settings: Settings, mappings: Mappings, run_date: dt.date, ech
             problems += _check_pull(settings, source, mapping, run_date, contract, echo)
         for path in files:
             found = check_file(settings, source, path, mapping, run_date)
-            problems += _echo_file(found, contract, mapping, settings.landing_dir, echo)
+            problems += _echo_file(found, contract, settings.landing_dir, echo)
     return 1 if problems else 0
 
 
@@ -209,11 +209,10 @@ def _check_pull(settings: Settings, source: str, mapping: SourceMapping, run_dat
         if result.path is None:
             return 0
         found = check_file(settings, source, result.path, mapping, run_date)
-        return _echo_file(found, contract, mapping, Path(folder), echo)
+        return _echo_file(found, contract, Path(folder), echo)
 
 
-def _echo_file(found: FileCheck, contract: SourceContract, mapping: SourceMapping | None, landing: Path,
-               echo) -> int:
+def _echo_file(found: FileCheck, contract: SourceContract, landing: Path, echo) -> int:
     name = found.path.relative_to(landing) if found.path.is_relative_to(landing) else found.path
     if found.refused:
         echo(f"  {name}: REFUSED: {found.refused}")

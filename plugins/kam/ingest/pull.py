@@ -114,12 +114,14 @@ def pull(settings: Settings, mapping: SourceMapping, since: str | None, folder: 
             raise ConfigError(f"sources.{mapping.source}.query: cannot connect with {query.connection}: "
                               f"{_without(str(exc), dsn)}") from None
         relation = f"select * from {function}('kam_source', {sql_string(sql)})"
-        try:
-            rows = con.execute(f"select count(*) from ({relation})").fetchone()[0]
-            if rows == 0:
-                return Pull(None, 0, since, since)
+        try:  # the query runs once on the database: straight into the file, counted there
             con.execute(f"copy ({relation}) to {sql_string(str(out))} (format parquet)")
+            rows = con.execute(f"select count(*) from read_parquet({sql_string(str(out))})").fetchone()[0]
+            if rows == 0:
+                out.unlink()
+                return Pull(None, 0, since, since)
         except duckdb.Error as exc:
+            out.unlink(missing_ok=True)
             raise ConfigError(f"sources.{mapping.source}.query: the database refused the query: "
                               f"{_without(str(exc), dsn)}") from None
         watermark = since
