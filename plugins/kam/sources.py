@@ -60,7 +60,7 @@ class PullQuery:
 @dataclass(frozen=True)
 class SourceMapping:
     source: str
-    origin: str  # "sources.yml: sources.orders", for messages
+    file: Path  # the mapping file it came from, for messages
     files: tuple[str, ...] = ()
     format: str | None = None
     encoding: str | None = None
@@ -90,6 +90,11 @@ class SourceMapping:
         found = {p for pattern in patterns for p in landing.glob(pattern)
                  if (p.is_file() or p.is_symlink()) and not p.name.startswith(".")}
         return sorted(found, key=lambda p: (p.name, str(p)))
+
+    @property
+    def origin(self) -> str:
+        """Where this entry is, for messages: ``/data/sources.yml: sources.orders``."""
+        return f"{self.file}: sources.{self.source}"
 
     def key_for(self, column: str) -> str:
         return f"sources.{self.source}.columns.{column}"
@@ -207,7 +212,6 @@ def _as_text(value) -> str:
 
 def _source(path: Path, node, source: str, spec: dict) -> SourceMapping:
     contract = CONTRACTS[source]
-    origin = f"{path}: sources.{source}"
 
     def fail(keys: list, message: str):
         raise MappingError(f"{path} line {_line_of(node, ['sources', source, *keys])}: sources.{source}."
@@ -256,7 +260,7 @@ def _source(path: Path, node, source: str, spec: dict) -> SourceMapping:
     query = spec.get("query")
     return SourceMapping(
         query=PullQuery(query["connection"], query["sql"], query.get("watermark")) if query else None,
-        source=source, origin=origin, files=tuple([files] if isinstance(files, str) else files or ()),
+        source=source, file=path, files=tuple([files] if isinstance(files, str) else files or ()),
         format=spec.get("format"), encoding=spec.get("encoding"), delimiter=spec.get("delimiter", ","),
         sheets=sheets, header_row=spec.get("header_row", 1), skip_footer=spec.get("skip_footer", 0),
         skip_rows_matching=pattern, date_formats=tuple(spec.get("date_formats", ())),

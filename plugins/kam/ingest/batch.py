@@ -206,7 +206,7 @@ def _note_mapping(result: BatchResult, mapped: Mapped, mapping: SourceMapping) -
         raise BatchRefused(result.path, f"missing required column(s) after the source mapping: {'; '.join(refused)} "
                                         f"(the file's other headers: {headers}): set "
                                         f"sources.{mapping.source}.columns.<column>: <the file's header> "
-                                        f"in {mapping.origin.split(': ')[0]}")
+                                        f"in {mapping.file}")
 
 
 def _refuse_unread(con: duckdb.DuckDBPyConnection, source: str, path: Path, reason: str,
