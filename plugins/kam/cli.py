@@ -85,6 +85,8 @@ def _settle_run(settings: Settings, run_date: dt.date, outcomes: list, echo_publ
     from kam.publish.evidence import PublicationNotProven, prove_publication
     from kam.status import record_last_run, run_batch_problems
 
+    notified = next((o for o in outcomes if o.dag_id == "notify"), None)
+    outcomes = [o for o in outcomes if o.dag_id != "notify"]
     ingest_run = next((o.run_id for o in outcomes if o.dag_id == "ingest"), None)
     problems = run_batch_problems(settings, ingest_run)
     for line in problems:
@@ -107,7 +109,7 @@ def _settle_run(settings: Settings, run_date: dt.date, outcomes: list, echo_publ
             if echo_published:
                 print("\n" + proven.describe())
                 _print_report(settings)
-            return 0
+            return _settle_digests(settings, notified, proven.publication_id)
     print(f"\nFAILED: {failed_text}. The served marts were not changed by this run.", file=sys.stderr)
     for line in reasons[:10]:
         print(f"  {line[:600]}", file=sys.stderr)
@@ -116,6 +118,36 @@ def _settle_run(settings: Settings, run_date: dt.date, outcomes: list, echo_publ
     print("  see also: kam status", file=sys.stderr)
     record_last_run(settings, run_date, False, f"FAILED: {failed_text}: {'; '.join(reasons[:3])}"[:1500],
                     problems, None)
+    return 1
+
+
+def _settle_digests(settings: Settings, outcome, publication_id: int) -> int:
+    """After a proven publication: what the notify DAG delivered (when digests are configured)."""
+    if settings.notify_path is None:
+        return 0
+    from kam.notify.deliver import notify_status
+    from kam.warehouse import warehouse
+
+    with warehouse(settings, read_only=True) as con:
+        state = notify_status(settings, con) or {}
+    if outcome is not None and outcome.success:
+        sent = state.get("sent", 0) if state.get("publication_id") == publication_id else 0
+        print(f"digests: {sent} message(s) sent for publication #{publication_id} (each once: ops.notifications)")
+        for line in state.get("problems", []):
+            print(f"  ! {line}")
+        if state.get("from_default"):
+            print("  managers without an entry in notify.yml, told through default: "
+                  + ", ".join(state["from_default"]))
+        return 0
+    print(f"\nFAILED: DAG notify: publication #{publication_id} is published and served, but its digests were not "
+          f"all delivered.", file=sys.stderr)
+    for line in (outcome.errors if outcome else ["the notify DAG did not run"])[:10]:
+        print(f"  {line[:600]}", file=sys.stderr)
+    for line in state.get("problems", []):
+        print(f"  ! {line}", file=sys.stderr)
+    if outcome is not None:
+        print(f"  full log: {outcome.log_path}", file=sys.stderr)
+    print("  kam notify sends what is missing (nothing twice); see also: kam status", file=sys.stderr)
     return 1
 
 
@@ -405,6 +437,26 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return check_sources(settings, load_mappings(settings.sources_path), args.date or dt.date.today())
 
 
+def cmd_notify(args: argparse.Namespace) -> int:
+    """Deliver (or with --dry-run print) the served publication's digests (kam.notify)."""
+    from kam.notify.config import load_notify
+    from kam.notify.deliver import NotifyFailed, notify_publication
+
+    settings = _settings(args)
+    config = load_notify(settings.notify_path)
+    if config is None:
+        raise KamError("no notify configuration: write $KAM_HOME/notify.yml or set KAM_NOTIFY (docs/notify.md)")
+    try:
+        result = notify_publication(settings, config, args.publication, dry_run=args.dry_run, echo=print)
+    except NotifyFailed as exc:
+        print("\n".join(exc.result.lines()), file=sys.stderr)
+        return 1
+    except (ValueError, RuntimeError) as exc:
+        raise KamError(str(exc)) from None
+    print("\n".join(result.lines()))
+    return 1 if result.unmapped else 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against kam's embedded Airflow home."""
     from kam.airflow.orchestrate import airflow_env, airflow_executable, ensure_airflow
@@ -535,6 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--out", help="write the proposal to this file (default: print it)")
     si.add_argument("--force", action="store_true", help="replace --out if it exists")
     si.set_defaults(func=cmd_sources)
+
+    n = sub.add_parser("notify", help="deliver the served publication's digests to account managers, leadership")
+    n.add_argument("--publication", type=int, help="the publication (must be the served one; default: it)")
+    n.add_argument("--dry-run", action="store_true", help="print the digests, send and record nothing")
+    n.set_defaults(func=cmd_notify)
 
     a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
     a.add_argument("airflow_args", nargs=argparse.REMAINDER)

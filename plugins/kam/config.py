@@ -102,6 +102,9 @@ class Settings:
     # KAM_SOURCES (kam run --sources FILE): the source mapping of a supplier's own exports
     # (kam.sources, docs/sources.md); default $KAM_HOME/sources.yml when it exists
     sources_override: Path | None = None
+    # KAM_NOTIFY: who is told what after each publication (kam.notify, docs/notify.md); default
+    # $KAM_HOME/notify.yml when it exists; without one nothing is sent
+    notify_override: Path | None = None
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -157,6 +160,14 @@ class Settings:
         if self.sources_override is not None:
             return self.sources_override
         default = self.kam_home / "sources.yml"
+        return default if default.is_file() else None
+
+    @property
+    def notify_path(self) -> Path | None:
+        """The notify configuration in use: KAM_NOTIFY, else ``$KAM_HOME/notify.yml`` if there is one."""
+        if self.notify_override is not None:
+            return self.notify_override
+        default = self.kam_home / "notify.yml"
         return default if default.is_file() else None
 
     @property
@@ -218,6 +229,7 @@ class Settings:
             **({"KAM_EXPECTATIONS_DIR": str(self.expectations_override)}
                if self.expectations_override else {}),
             **({"KAM_SOURCES": str(self.sources_override)} if self.sources_override else {}),
+            **({"KAM_NOTIFY": str(self.notify_override)} if self.notify_override else {}),
             **self._spark_env(),
         }
 
@@ -283,4 +295,6 @@ def load_settings() -> Settings:
                        if os.environ.get("KAM_LAKE_DIR") else None),
         sources_override=(Path(os.environ["KAM_SOURCES"]).expanduser().resolve()
                           if os.environ.get("KAM_SOURCES") else None),
+        notify_override=(Path(os.environ["KAM_NOTIFY"]).expanduser().resolve()
+                         if os.environ.get("KAM_NOTIFY") else None),
     )

@@ -112,6 +112,9 @@ def collect_status(settings: Settings) -> dict:
             report["published_exists"] = report["serving_publication"] is not None
     except Exception:  # noqa: BLE001 - a damaged served file must still let status report
         report["serving_publication"] = "unreadable"
+    from kam.notify.deliver import notify_status
+
+    report["notify"] = notify_status(settings, con)
     index = docs_index(settings.gx_dir)
     report["gx_data_docs"] = index.as_uri() if index.exists() else None
     try:
@@ -184,6 +187,18 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
                 lines.append(f"  failed suite {suite}: {url}")
     elif ref:
         lines.append(f"last refused    #{ref['publication_id']} at {ref['finished_at']} (since then published)")
+    notify = report.get("notify")
+    if notify:
+        if notify.get("error"):
+            lines.append(f"digests         ! {notify['error'][:600]}")
+        else:
+            told = (f"publication #{notify['publication_id']}: {notify['sent']} message(s) sent"
+                    if notify.get("publication_id") else "none sent yet")
+            lines.append(f"digests         {told} (configuration {notify['config']})")
+        lines.extend(f"  ! {p[:600]}" for p in notify.get("problems", []))
+        if notify.get("from_default"):
+            lines.append(f"  managers without an entry in notify.yml (told through default): "
+                         f"{', '.join(notify['from_default'])}")
     if report.get("gx_data_docs"):
         lines.append(f"GX Data Docs    {report['gx_data_docs']}")
     lines.append("batches         " + (", ".join(

@@ -105,6 +105,28 @@ create table if not exists ops.source_pulls (
     rows_pulled bigint not null
 );
 alter table ops.publications add column if not exists data_interval_start timestamp;
+-- digests delivered after a publication (kam.notify): one row per recipient, channel and part
+create table if not exists ops.notifications (
+    publication_id bigint not null,
+    recipient varchar not null,      -- an account manager, (leadership) or (no account manager)
+    channel varchar not null,        -- a channel of notify.yml ('-' when nobody could be told)
+    part integer not null,
+    parts integer not null,
+    status varchar not null,         -- sent | failed | unmapped
+    attempts integer not null,
+    items integer not null,          -- alerts listed in the digest
+    more integer not null,           -- news beyond the cap, counted and pointing to the report
+    answer varchar,                  -- the server's answer (never a URL or a secret)
+    updated_at timestamp not null
+);
+-- what each recipient knows after a publication's digest: the baseline a later alert is compared with
+create table if not exists ops.notified_alerts (
+    publication_id bigint not null,
+    recipient varchar not null,
+    customer_id varchar not null,
+    alert_type varchar not null,
+    baseline double                  -- the alert's measure when last told (kam.notify.digest.MEASURES)
+);
 alter table ops.publications add column if not exists data_interval_end timestamp;
 """
 

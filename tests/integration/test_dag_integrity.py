@@ -36,8 +36,8 @@ def dagbag(tmp_path_factory):
         os.environ.update(env_before)
 
 
-def test_dag_folder_has_the_two_dags():
-    assert DAG_FILES == ["build_and_publish.py", "ingest.py"]
+def test_dag_folder_has_the_three_dags():
+    assert DAG_FILES == ["build_and_publish.py", "ingest.py", "notify.py"]
 
 
 @pytest.mark.parametrize("file_name", DAG_FILES)
@@ -78,11 +78,24 @@ def test_ingest_tasks_emit_the_raw_assets_that_schedule_the_build(dagbag):
     assert {a.name for a in condition.objects} == emitted
 
 
+def test_notify_runs_on_every_publication_and_failures_go_through_airflows_notifier(dagbag):
+    from airflow.sdk import BaseNotifier
+
+    notify = dagbag.dags["notify"]
+    condition = notify.timetable.asset_condition
+    assert {a.name for a in condition.objects} == {"kam.published_marts"}
+    assert [t.task_id for t in notify.tasks] == ["deliver_digests"]
+    for dag in dagbag.dags.values():
+        for t in dag.tasks:
+            callbacks = t.on_failure_callback if isinstance(t.on_failure_callback, list) else [t.on_failure_callback]
+            assert any(isinstance(c, BaseNotifier) for c in callbacks), (dag.dag_id, t.task_id)
+
+
 def test_parsing_does_no_heavy_imports_or_io(tmp_path):
     """Importing a DAG file must not load the warehouse stack or touch KAM_HOME."""
     probe = (
         "import importlib.util, json, sys\n"
-        "for name in ['ingest', 'build_and_publish']:\n"
+        "for name in ['ingest', 'build_and_publish', 'notify']:\n"
         f"    spec = importlib.util.spec_from_file_location(name, r'{REPO}/dags/' + name + '.py')\n"
         "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
         "heavy = [m for m in ('duckdb', 'great_expectations', 'pandas', 'dbt', 'kam.ingest') if m in sys.modules]\n"

@@ -47,6 +47,9 @@ churn_risk as (
     from monthly
     -- materiality: tiny accounts swing by 30% from one or two orders
     where greatest(coalesce(previous_revenue, 0), revenue) >= {{ var('churn_min_window_revenue') }}
+        -- news only (DOMAIN §8): a customer already inactive (X) last month has churned; its move
+        -- to X was reported in the month it happened
+        and coalesce(previous_tier, '') != 'X'
         and (
             revenue_growth <= -{{ var('churn_revenue_drop') }}
             or (

@@ -7,6 +7,7 @@ import os
 import pendulum
 
 from kam.config import SOURCES, min_business_date_from_env
+from kam.notify.ops import OnCallNotifier
 
 
 def start_date() -> pendulum.DateTime:
@@ -29,13 +30,6 @@ def ingest_schedule() -> str | None:
     return None if value.lower() in ("", "none", "manual") else value
 
 
-def notify_failure(context) -> None:
-    """on_failure_callback: the work is in kam.airflow.tasks (imported only when a task fails)."""
-    from kam.airflow.tasks import notify_failure as notify
-
-    notify(context)
-
-
 def default_args() -> dict:
     return {
         "owner": "kam",
@@ -43,5 +37,6 @@ def default_args() -> dict:
         "retries": int(os.environ.get("KAM_TASK_RETRIES", "2")),
         "retry_delay": pendulum.duration(minutes=2),
         "pool": "kam_warehouse",  # one writer at a time for the DuckDB warehouse
-        "on_failure_callback": notify_failure,
+        # Airflow's notifier interface: logs, then tells notify.yml's on_call routes (or KAM_ALERT_WEBHOOK)
+        "on_failure_callback": OnCallNotifier(),
     }

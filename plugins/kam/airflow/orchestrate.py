@@ -179,7 +179,8 @@ def _outcome(dag_id: str, log_path: Path, result: dict | None, previous_end: flo
         log_path.write_text(text, encoding="utf-8")
     end = result["finished"] if result else time.time()
     errors = [line.strip() for line in text.splitlines()
-              if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")]
+              if "REFUSED " in line or line.startswith("airflow.sdk.exceptions.AirflowFailException: ")
+              or line.startswith("kam.notify.deliver.NotifyFailed: ")]
     # success is the evidence the runner read back from Airflow (every declared task instance
     # 'success', kam.airflow.dagrun.missing_work), never the DAG run's state or its log text alone
     evidence = (result or {}).get("evidence") or {}
@@ -196,6 +197,11 @@ def _unique(lines: list[str]) -> list[str]:
     return list(seen)
 
 
+def pipeline_dags(settings: Settings) -> tuple[str, ...]:
+    """The DAGs ``kam run`` runs: ingest and build_and_publish, then notify when digests are configured."""
+    return DAG_ORDER + (("notify",) if settings.notify_path else ())
+
+
 def run_pipeline(settings: Settings, run_date: dt.date, echo=print,
                  full_refresh: bool = False, wait: bool = True) -> list[DagRunOutcome]:
     """Ingest, then build, audit and publish, through Airflow. Stops after a failed DAG.
@@ -204,11 +210,12 @@ def run_pipeline(settings: Settings, run_date: dt.date, echo=print,
     raises :class:`kam.runlock.RunLocked` naming it."""
     with run_lock(settings.kam_home, run_date, wait=wait, echo=echo):
         ensure_airflow(settings)
-        echo(f"→ running DAGs {', '.join(DAG_ORDER)} for {run_date} (one Airflow process) …")
+        dag_ids = pipeline_dags(settings)
+        echo(f"→ running DAGs {', '.join(dag_ids)} for {run_date} (one Airflow process) …")
 
         def report(outcome: DagRunOutcome) -> None:
             state = "succeeded" if outcome.success else "FAILED"
             echo(f"  {outcome.dag_id} {state} in {outcome.seconds:.0f}s (log: {outcome.log_path})")
 
-        return run_dags(settings, DAG_ORDER, run_date, {"full_refresh": True} if full_refresh else None,
+        return run_dags(settings, dag_ids, run_date, {"full_refresh": True} if full_refresh else None,
                         on_outcome=report, on_progress=echo)

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import logging
-import os
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -124,14 +121,14 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     }
 
 
-def _tell_downstream(context: Mapping[str, Any], asset_name: str, run_date: dt.date) -> None:
-    """Put the run date on the asset event, so the build it schedules uses the same date."""
+def _tell_downstream(context: Mapping[str, Any], asset_name: str, run_date: dt.date, **extra: Any) -> None:
+    """Put the run date (and ``extra``) on the asset event, so the DAG it schedules uses the same date."""
     outlet_events = context.get("outlet_events")
     if outlet_events is None:  # called without Airflow (tests)
         return
     from airflow.sdk import Asset
 
-    outlet_events[Asset(asset_name)].extra = {"run_date": run_date.isoformat()}
+    outlet_events[Asset(asset_name)].extra = {"run_date": run_date.isoformat(), **extra}
 
 
 def _sync_to_server(settings) -> dict[str, int]:
@@ -219,6 +216,7 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
         raise RuntimeError(f"publish made publication #{pub.publication_id}, but the ledger's latest for this "
                            f"run is #{proven.publication_id}")
     log.info("%s", proven.describe())
+    _tell_downstream(context, "kam.published_marts", run_date_from(context), publication_id=pub.publication_id)
     return {"publication_id": pub.publication_id, "published_to": proven.served_at, "rows": pub.row_counts,
             "written": pub.written}
 
@@ -232,17 +230,26 @@ def _fail(message: str) -> None:
     raise AirflowFailException(message)
 
 
-def notify_failure(context: Mapping[str, Any]) -> None:
-    """on_failure_callback: log loudly; POST to KAM_ALERT_WEBHOOK when configured."""
-    ti = context.get("task_instance")
-    text = (f"kam: task {getattr(ti, 'task_id', '?')} of DAG {getattr(ti, 'dag_id', '?')} "
-            f"failed (run {run_id_from(context)}): {context.get('exception')}")
-    log.error(text)
-    url = os.environ.get("KAM_ALERT_WEBHOOK")
-    if url:
-        body = json.dumps({"text": text}).encode()
-        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            urllib.request.urlopen(request, timeout=10).close()
-        except OSError as exc:
-            log.error("could not notify %s: %s", url, exc)
+@_reports_peak_memory
+@_one_run_at_a_time
+def notify_task(context: Mapping[str, Any]) -> dict:
+    """Deliver the served publication's digests (kam.notify); without a notify.yml, nothing to do.
+    A delivery that fails after its retries fails the task, naming the recipient and the answer."""
+    from kam.notify.config import load_notify
+    from kam.notify.deliver import notify_publication
+
+    settings = load_settings()
+    config = load_notify(settings.notify_path)
+    if config is None:
+        log.info("no notify configuration (KAM_NOTIFY or $KAM_HOME/notify.yml): no digest to send")
+        return {"configured": False}
+    events = context.get("triggering_asset_events") or {}
+    announced = [e.extra.get("publication_id") for asset in events for e in events[asset]
+                 if isinstance(getattr(e, "extra", None), dict)]
+    result = notify_publication(settings, config)
+    if announced and result.publication_id not in announced:
+        log.info("publication(s) %s announced; #%s is served now and was notified", announced, result.publication_id)
+    for line in result.lines():
+        log.info("%s", line)
+    return {"configured": True, "publication_id": result.publication_id, "sent": len(result.sent),
+            "already_sent": result.already_sent, "unmapped": result.unmapped, "from_default": result.from_default}
