@@ -111,6 +111,45 @@ def run_kam(args: list[str], home: Path, landing: Path | None = None, check: boo
     return proc
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on the loopback (aiosmtpd) keeping every message it accepts; ``conn`` is the
+    Airflow connection URI of it (for ``AIRFLOW_CONN_<ID>``)."""
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.envelopes: list = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            self.envelopes.append(envelope)
+            return "250 OK"
+
+        @property
+        def messages(self) -> list:
+            return [message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    inbox.conn = (f"smtp://127.0.0.1:{port}?disable_tls=true&disable_ssl=true&from_email=kam%40example.com"
+                  f"&retry_limit=0&timeout=10")
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
 def parquet_rows(parquet_dir: Path, table: str) -> list[tuple]:
     """The rows of a table's Parquet copy (every file of ``parquet/<table>/``), sorted."""
     return duckdb.sql(f"select * from read_parquet('{parquet_dir / table}/*.parquet') order by all").fetchall()
