@@ -141,8 +141,9 @@ def _settle_digests(settings: Settings, outcome, publication_id: int) -> int:
         return 0
     print(f"\nFAILED: DAG notify: publication #{publication_id} is published and served, but its digests were not "
           f"all delivered.", file=sys.stderr)
-    for line in (outcome.errors if outcome else ["the notify DAG did not run"])[:10]:
-        print(f"  {line[:600]}", file=sys.stderr)
+    if not state.get("problems"):  # else the ledger's lines say it better than the log's
+        for line in (outcome.errors if outcome else ["the notify DAG did not run"])[:10]:
+            print(f"  {line[:600]}", file=sys.stderr)
     for line in state.get("problems", []):
         print(f"  ! {line}", file=sys.stderr)
     if outcome is not None:

@@ -302,7 +302,7 @@ managers:
     assert "no recipient (no entry in notify.yml and no default): 刘芳, 赵敏" in proc.stdout
     assert [m["To"] for m in smtp_server.messages] == ["wang.lei@example.com"]
     status = subprocess.run([KAM, "status"], env=kam_env(home), capture_output=True, text=True, timeout=300).stdout
-    assert "publication #1: 刘芳: no recipient" in status and "publication #1: 赵敏: no recipient" in status
+    assert "publication #1: 刘芳, 赵敏: no recipient (no entry in notify.yml and no default)" in status
     assert config.routes_for("赵敏") == ({}, True)
 
 

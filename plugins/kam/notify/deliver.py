@@ -55,7 +55,13 @@ class NotifyResult:
         news = [d for d in self.digests if d.items]
         out = [f"digests of publication #{self.publication_id}: {len(news)} with news of {len(self.digests)} "
                f"recipients; sent {len(self.sent)} message(s), {self.already_sent} already sent before"]
-        out += [f"  ! not delivered: {f}" for f in self.failed]
+        by_answer: dict[str, list[str]] = {}
+        for failure in self.failed:  # "recipient via channel: answer", grouped by answer
+            label, _, answer = failure.partition(": ")
+            by_answer.setdefault(answer, []).append(label)
+        for answer, labels in by_answer.items():
+            shown = ", ".join(labels[:8]) + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
+            out.append(f"  ! not delivered: {shown}: {answer}")
         if self.unmapped:
             out.append(f"  ! no recipient (no entry in notify.yml and no default): {', '.join(self.unmapped)}")
         if self.from_default:
@@ -91,6 +97,7 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
             [served]).fetchall()} if has_ledger(con) else set()
     result = NotifyResult(served, digests)
     report = config.report_url or str(settings.report_path)
+    down: set[str] = set()
     for digest in digests:
         if not digest.items:
             continue
@@ -115,7 +122,11 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
                     if echo:
                         echo(f"--- {label}: {message.subject}\n{message.text}")
                     continue
-                ok, attempts, answer = _send(target, message, addresses, config)
+                # a channel that failed every attempt in this run gets one attempt per later message:
+                # a server that is down costs one back-off, not one per recipient
+                ok, attempts, answer = _send(target, message, addresses, config, retry=name not in down)
+                if not ok:
+                    down.add(name)
                 _record(settings, served, digest, name, message.part, message.parts, "sent" if ok else "failed",
                         attempts, answer)
                 (result.sent if ok else result.failed).append(label if ok else f"{label}: {answer}")
@@ -130,21 +141,23 @@ def has_ledger(con) -> bool:
                             "and table_name = 'notifications'").fetchone()[0])
 
 
-def _send(target, message: Message, addresses: tuple[str, ...], config: NotifyConfig) -> tuple[bool, int, str]:
+def _send(target, message: Message, addresses: tuple[str, ...], config: NotifyConfig,
+          retry: bool = True) -> tuple[bool, int, str]:
     wait, answer = config.backoff_seconds, ""
-    for attempt in range(1, config.retries + 2):
+    retries = config.retries if retry else 0
+    for attempt in range(1, retries + 2):
         try:
             return True, attempt, target.send(message, addresses)
         except DeliveryError as exc:
             answer = str(exc)
-            log.warning("delivery via %s failed (attempt %s of %s): %s", target.spec.name, attempt,
-                        config.retries + 1, answer)
+            log.warning("delivery via %s failed (attempt %s of %s): %s", target.spec.name, attempt, retries + 1,
+                        answer)
         except Exception as exc:  # noqa: BLE001 - e.g. a reference that cannot be resolved
             return False, attempt, f"{type(exc).__name__}: {exc}"
-        if attempt <= config.retries:
+        if attempt <= retries:
             time.sleep(wait)
             wait *= 2
-    return False, config.retries + 1, answer
+    return False, retries + 1, answer
 
 
 def _record(settings: Settings, pub: int, digest: Digest, channel_name: str, part: int, parts: int, status: str,
@@ -185,13 +198,19 @@ def notify_status(settings: Settings, con) -> dict | None:
 
 
 def delivery_problems(con, limit: int = 20) -> list[str]:
-    """Failed and unmapped deliveries of the latest notified publication (for ``kam status``)."""
+    """Failed and unmapped deliveries of the latest notified publication (for ``kam status``), one
+    line per channel and answer, naming the recipients."""
     try:
         rows = con.execute(
-            "select publication_id, recipient, channel, status, attempts, answer from ops.notifications "
-            "where status <> 'sent' and publication_id = (select max(publication_id) from ops.notifications) "
-            "order by recipient, channel limit ?", [limit]).fetchall()
+            "select publication_id, channel, status, answer, list(recipient order by recipient), "
+            "max(attempts) from ops.notifications where status <> 'sent' and publication_id = "
+            "(select max(publication_id) from ops.notifications) group by all order by 2, 4 limit ?",
+            [limit]).fetchall()
     except duckdb.CatalogException:  # a warehouse that never notified
         return []
-    return [f"publication #{p}: {r} via {c}: {s} after {a} attempt(s): {ans}" if s == "failed"
-            else f"publication #{p}: {r}: no recipient ({ans})" for p, r, c, s, a, ans in rows]
+    out = []
+    for pub, name, status, answer, recipients, attempts in rows:
+        shown = ", ".join(recipients[:8]) + (f" and {len(recipients) - 8} more" if len(recipients) > 8 else "")
+        out.append(f"publication #{pub}: {shown} via {name}: failed after {attempts} attempt(s): {answer}"
+                   if status == "failed" else f"publication #{pub}: {shown}: no recipient ({answer})")
+    return out
