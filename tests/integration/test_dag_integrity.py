@@ -36,8 +36,8 @@ def dagbag(tmp_path_factory):
         os.environ.update(env_before)
 
 
-def test_dag_folder_has_the_three_dags():
-    assert DAG_FILES == ["build_and_publish.py", "ingest.py", "notify.py"]
+def test_dag_folder_has_the_four_dags():
+    assert DAG_FILES == ["build_and_publish.py", "ingest.py", "notify.py", "publication_deadline.py"]
 
 
 @pytest.mark.parametrize("file_name", DAG_FILES)
@@ -95,7 +95,7 @@ def test_parsing_does_no_heavy_imports_or_io(tmp_path):
     """Importing a DAG file must not load the warehouse stack or touch KAM_HOME."""
     probe = (
         "import importlib.util, json, sys\n"
-        "for name in ['ingest', 'build_and_publish', 'notify']:\n"
+        "for name in ['ingest', 'build_and_publish', 'notify', 'publication_deadline']:\n"
         f"    spec = importlib.util.spec_from_file_location(name, r'{REPO}/dags/' + name + '.py')\n"
         "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
         "heavy = [m for m in ('duckdb', 'great_expectations', 'pandas', 'dbt', 'kam.ingest') if m in sys.modules]\n"
@@ -120,6 +120,18 @@ def test_run_date_travels_on_asset_events():
     assert run_date_from({"triggering_asset_events": events}).isoformat() == "2026-06-15"
     conf_wins = {"triggering_asset_events": events, "conf": {"run_date": "2026-01-31"}}
     assert run_date_from(conf_wins).isoformat() == "2026-01-31"
+
+
+def test_the_publication_deadline_is_a_cron_in_its_time_zone_or_never(monkeypatch, dagbag):
+    from kam.airflow.dag_defaults import publication_deadline
+
+    assert type(dagbag.dags["publication_deadline"].timetable).__name__ == "NullTimetable"  # unset: never
+    monkeypatch.delenv("KAM_PUBLICATION_DEADLINE", raising=False)
+    assert publication_deadline() is None
+    monkeypatch.setenv("KAM_PUBLICATION_DEADLINE", "0 7 * * *")
+    monkeypatch.setenv("KAM_PUBLICATION_DEADLINE_TZ", "Asia/Shanghai")
+    timetable = publication_deadline()
+    assert timetable.expression == "0 7 * * *" and str(timetable.timezone) == "Asia/Shanghai"
 
 
 def test_ingest_schedule_is_configurable(monkeypatch):

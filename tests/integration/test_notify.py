@@ -349,3 +349,31 @@ def test_on_call_hears_of_a_refused_publication_through_airflows_notifier(home, 
               "exception": OSError("disk full")})
     assert json.loads(httpserver.log[-1][0].data)["text"] == \
         "kam: task ingest_orders of DAG ingest failed (run r2)\ndisk full"
+
+
+def test_no_publication_by_the_deadline_fails_the_check_and_on_call_hears_it(home, monkeypatch, httpserver):
+    from types import SimpleNamespace
+
+    from kam.airflow.dag_defaults import default_args
+    from kam.airflow.tasks import deadline_task
+
+    monkeypatch.setenv("KAM_TEST_SLACK", httpserver.url_for("/services/oncall"))
+    write_config(home, "channels:\n  ops: {type: slack, webhook: env:KAM_TEST_SLACK}\non_call: {ops: true}\n")
+    httpserver.expect_request("/services/oncall").respond_with_data("ok")
+    with pytest.raises(Exception, match="no publication today by the deadline .*nothing has ever been published"):
+        deadline_task({})
+    publish_state(home, 1, FIRST[:1], FIRST_ALERTS[:1])
+    with warehouse(load_settings()) as con:  # published yesterday; refused this morning
+        con.execute("update ops.publications set finished_at = now() - interval 1 day")
+        con.execute("insert into ops.publications (publication_id, run_date, status, reason, started_at, "
+                    "finished_at) values (2, ?, 'refused', 'audit failed: customer_alerts', now(), now())", [MONTH])
+    with pytest.raises(Exception, match=r"the last is #1 of .* refused since: #2 at .*audit failed") as late:
+        deadline_task({})
+    default_args()["on_failure_callback"]({
+        "task_instance": SimpleNamespace(task_id="check_publication", dag_id="publication_deadline"),
+        "run_id": "scheduled__1", "exception": late.value})
+    text = json.loads(httpserver.log[0][0].data)["text"]
+    assert text.startswith("kam: NO PUBLICATION by the deadline\n") and "the last is #1 of" in text
+    with warehouse(load_settings()) as con:
+        con.execute("update ops.publications set finished_at = now() where publication_id = 1")
+    assert deadline_task({})["publication_id"] == 1

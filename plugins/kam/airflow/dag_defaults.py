@@ -30,6 +30,18 @@ def ingest_schedule() -> str | None:
     return None if value.lower() in ("", "none", "manual") else value
 
 
+def publication_deadline():
+    """When the ``publication_deadline`` DAG checks that a publication happened today:
+    ``KAM_PUBLICATION_DEADLINE`` (a cron expression, e.g. ``0 7 * * *``) in
+    ``KAM_PUBLICATION_DEADLINE_TZ`` (default UTC, e.g. Asia/Shanghai); unset: never (None)."""
+    cron = os.environ.get("KAM_PUBLICATION_DEADLINE", "").strip()
+    if not cron or cron.lower() == "none":
+        return None
+    from airflow.sdk import CronTriggerTimetable
+
+    return CronTriggerTimetable(cron, timezone=os.environ.get("KAM_PUBLICATION_DEADLINE_TZ", "UTC").strip() or "UTC")
+
+
 def default_args() -> dict:
     return {
         "owner": "kam",

@@ -253,3 +253,23 @@ def notify_task(context: Mapping[str, Any]) -> dict:
         log.info("%s", line)
     return {"configured": True, "publication_id": result.publication_id, "sent": len(result.sent),
             "already_sent": result.already_sent, "unmapped": result.unmapped, "from_default": result.from_default}
+
+
+def deadline_task(context: Mapping[str, Any], now: dt.datetime | None = None) -> dict:
+    """The publication deadline: succeed when a publication finished today (machine time, as the
+    ledger records it), else fail saying what was published last; the failure notifier tells on call."""
+    from kam.publish.ledger import last_publications
+
+    settings = load_settings()
+    now = now or dt.datetime.now()
+    today = dt.datetime.combine(now.date(), dt.time())
+    published, refused = last_publications(settings)
+    if published and published["finished_at"] and published["finished_at"] >= today:
+        return {"publication_id": published["publication_id"], "finished_at": published["finished_at"].isoformat()}
+    last = (f"the last is #{published['publication_id']} of {published['finished_at']:%Y-%m-%d %H:%M} "
+            f"(run date {published['run_date']})" if published else "nothing has ever been published")
+    since = (f"; refused since: #{refused['publication_id']} at {refused['finished_at']:%H:%M}: "
+             f"{(refused['reason'] or '')[:300]}" if refused and refused["finished_at"] and
+             refused["finished_at"] >= today else "")
+    _fail(f"no publication today by the deadline ({now:%Y-%m-%d %H:%M}): {last}{since}")
+    return {}

@@ -34,6 +34,7 @@ class OnCallNotifier(BaseNotifier):
         run_id = getattr(context.get("dag_run"), "run_id", None) or context.get("run_id") or "?"
         refused = "publication refused" in error
         title = (f"kam: publication REFUSED ({dag}.{task}, run {run_id})" if refused
+                 else "kam: NO PUBLICATION by the deadline" if dag == "publication_deadline"
                  else f"kam: task {task} of DAG {dag} failed (run {run_id})")
         lines = [error[:1500]] + (["The served marts are unchanged; see `kam status`."] if refused else [])
         log.error("%s: %s", title, error)

@@ -132,3 +132,20 @@ def settle_stuck(con: duckdb.DuckDBPyConnection, served: int | None,
             log.warning("publication %s was served before an interruption: marked published", pub_id)
         else:
             mark_failed(con, pub_id, unserved_reason)
+
+
+def last_publications(settings: Settings) -> tuple[dict | None, dict | None]:
+    """The latest published and the latest refused or failed publication (None when there is none)."""
+    if not settings.warehouse_path.exists():
+        return None, None
+    with warehouse(settings, read_only=True) as con:
+        def latest(statuses: str) -> dict | None:
+            try:
+                cur = con.execute("select publication_id, run_date, status, reason, finished_at from ops.publications "
+                                  f"where status in ({statuses}) order by publication_id desc limit 1")
+            except duckdb.CatalogException:
+                return None
+            row = cur.fetchone()
+            return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+        return latest("'published'"), latest("'refused', 'failed'")
