@@ -19,8 +19,9 @@ import shutil
 
 import duckdb
 import pytest
-from conftest import REPO, run_kam
+from conftest import REPO, free_port, run_kam
 from landing_truth import latest_by_key, latest_orders
+from pytest_httpserver import HTTPServer
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +43,25 @@ def old_history(tmp_path_factory):
     def run(date: dt.date, **env: str):
         return run_kam(["run", "--landing", str(landing), "--date", date.isoformat()], home, check=False, **env)
 
-    runs = {
-        "before_start": run(dt.date(1969, 12, 31)),
-        "suite_missing": run(OLD_END, KAM_EXPECTATIONS_DIR=str(expectations)),
-        "publish_skipped": run(OLD_END, KAM_FAULT_SKIP_TASK="publish"),
-        "normal": run(OLD_END),
-    }
+    # on call is told of the refusal by the failure notifier, through a webhook on the loopback
+    on_call = HTTPServer(host="127.0.0.1", port=free_port())
+    on_call.expect_request("/oncall").respond_with_data("ok")
+    on_call.start()
+    notify = tmp_path_factory.mktemp("notify") / "notify.yml"
+    notify.write_text("channels:\n  ops: {type: slack, webhook: env:KAM_TEST_ONCALL}\non_call: {ops: true}\n")
+    try:
+        runs = {
+            "before_start": run(dt.date(1969, 12, 31)),
+            "suite_missing": run(OLD_END, KAM_EXPECTATIONS_DIR=str(expectations), KAM_NOTIFY=str(notify),
+                                 KAM_TEST_ONCALL=on_call.url_for("/oncall")),
+            "publish_skipped": run(OLD_END, KAM_FAULT_SKIP_TASK="publish"),
+            "normal": run(OLD_END),
+        }
+        told = [json.loads(request.data)["text"] for request, _ in on_call.log]
+    finally:
+        on_call.stop()
     status = run_kam(["status"], home)
-    return {"landing": landing, "home": home, "runs": runs, "status": status.stdout}
+    return {"landing": landing, "home": home, "runs": runs, "status": status.stdout, "on_call": told}
 
 
 def test_landing_is_old_history(old_history):
@@ -73,6 +85,10 @@ def test_a_mart_without_its_suite_refuses_the_publication_naming_it(old_history)
     assert "no GX suite for published mart(s) customer_alerts" in proc.stderr
     assert "task audit did not succeed: failed" in proc.stderr
     assert "published:" not in proc.stdout
+    # the failure notifier told on call once, saying the publication was refused and why
+    [told] = old_history["on_call"]
+    assert told.startswith("kam: publication REFUSED (build_and_publish.audit, run ")
+    assert "no GX suite for published mart(s) customer_alerts" in told and "served marts are unchanged" in told
 
 
 def test_a_skipped_publish_is_a_failure_not_a_success(old_history):

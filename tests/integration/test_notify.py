@@ -377,3 +377,21 @@ def test_no_publication_by_the_deadline_fails_the_check_and_on_call_hears_it(hom
     with warehouse(load_settings()) as con:
         con.execute("update ops.publications set finished_at = now() where publication_id = 1")
     assert deadline_task({})["publication_id"] == 1
+
+
+def test_what_nobody_heard_is_still_news_in_the_next_digest(home, monkeypatch, httpserver):
+    monkeypatch.setenv("KAM_TEST_WECOM", httpserver.url_for("/cgi-bin/webhook/send?key=k"))
+    config = load_notify(write_config(home, "retries: 0\nchannels:\n  wx: {type: wecom, webhook: env:KAM_TEST_WECOM}\n"
+                                            "managers:\n  王磊: {wx: true}\n"))
+    publish_state(home, 1, FIRST[:1], FIRST_ALERTS[:1])
+    httpserver.expect_request("/cgi-bin/webhook/send").respond_with_json({"errcode": 45009, "errmsg": "api freq"})
+    with pytest.raises(NotifyFailed, match="45009"):
+        notify_publication(load_settings(), config)
+    httpserver.clear()
+    httpserver.expect_request("/cgi-bin/webhook/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
+    publish_state(home, 2, FIRST[:1], FIRST_ALERTS[:1])  # the same alert, unchanged
+    result = notify_publication(load_settings(), config)
+    assert [(i.customer_id, i.news) for i in result.digests[0].items] == [("C1", "new")]
+    assert result.sent == ["王磊 via wx"]
+    publish_state(home, 3, FIRST[:1], FIRST_ALERTS[:1])  # heard now: not repeated
+    assert notify_publication(load_settings(), config).digests[0].items == []

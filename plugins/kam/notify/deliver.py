@@ -98,6 +98,7 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
     result = NotifyResult(served, digests)
     report = config.report_url or str(settings.report_path)
     down: set[str] = set()
+    told: set[str] = set()  # recipients whose digest went out on at least one channel
     for digest in digests:
         if not digest.items:
             continue
@@ -117,6 +118,7 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
                                                              if message.parts > 1 else "")
                 if (digest.recipient, name, message.part) in done:
                     result.already_sent += 1
+                    told.add(digest.recipient)
                     continue
                 if dry_run:
                     if echo:
@@ -130,6 +132,13 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
                 _record(settings, served, digest, name, message.part, message.parts, "sent" if ok else "failed",
                         attempts, answer)
                 (result.sent if ok else result.failed).append(label if ok else f"{label}: {answer}")
+                if ok:
+                    told.add(digest.recipient)
+    untold = [d.recipient for d in digests if d.items and d.recipient not in told]
+    if untold and not dry_run:  # nobody heard it: the next digest compares with what they did hear
+        with warehouse(settings) as con:
+            con.executemany("delete from ops.notified_alerts where publication_id = ? and recipient = ?",
+                            [(served, r) for r in untold])
     if result.failed:
         raise NotifyFailed("digests not delivered: " + "; ".join(result.failed[:10])
                            + (f" (and {len(result.failed) - 10} more)" if len(result.failed) > 10 else ""), result)
