@@ -447,8 +447,11 @@ def cmd_notify(args: argparse.Namespace) -> int:
     config = load_notify(settings.notify_path)
     if config is None:
         raise KamError("no notify configuration: write $KAM_HOME/notify.yml or set KAM_NOTIFY (docs/notify.md)")
-    try:
-        result = notify_publication(settings, config, args.publication, dry_run=args.dry_run, echo=print)
+    from kam.runlock import run_lock
+
+    try:  # one writer of the ledger at a time: waits for a kam run in progress
+        with run_lock(settings.kam_home, dt.date.today(), what="kam notify", echo=print):
+            result = notify_publication(settings, config, args.publication, dry_run=args.dry_run, echo=print)
     except NotifyFailed as exc:
         print("\n".join(exc.result.lines()), file=sys.stderr)
         return 1
