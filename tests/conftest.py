@@ -39,6 +39,7 @@ LONGEST_FIRST = (
     "e2e/test_superset.py",
     "e2e/test_production_airflow.py",
     "e2e/test_own_exports.py",
+    "e2e/test_notify_dag.py",
     "e2e/test_publication_faults.py",
     "e2e/test_bench_smoke.py",
     "e2e/test_hostile_landing.py",
