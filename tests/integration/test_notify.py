@@ -60,11 +60,13 @@ def publish_state(home: Path, pub: int, customers: list[dict], alerts: list[tupl
     for c in customers:
         con.execute("insert into dim_customers values (?, ?, ?)", [c["customer_id"], f"{c['customer_id']} 有限公司",
                                                                    c["manager"]])
-        for month, scores in ((MONTH, c.get("scores", {})),
-                              (dt.date(2026, 5, 1), (previous_scores or {}).get(c["customer_id"], {}))):
+        before = customer(c["customer_id"], c["manager"], c.get("previous_tier", c["tier"]), 0)
+        for month, scores, tier in ((MONTH, c.get("scores", {}), c),
+                                    (dt.date(2026, 5, 1), (previous_scores or {}).get(c["customer_id"], {}), before)):
             con.execute("insert into customer_value_monthly values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                         "?, ?, ?, ?)",
-                        [c["customer_id"], month, c["tier"], c["tier_label_zh"], c["tier_label_en"], c["size_class"],
+                        [c["customer_id"], month, tier["tier"], tier["tier_label_zh"], tier["tier_label_en"],
+                         tier["size_class"],
                          c["revenue"], c.get("previous_revenue"), c.get("revenue_growth"),
                          c.get("recent_complaints", 0), c.get("severe", 0), c.get("overdue"), c.get("overdue"),
                          0.2, c.get("gross_margin", 0.3), *(scores.get(s, 50.0) for s in SCORES)])
@@ -111,12 +113,16 @@ FIRST = [customer("C1", "王磊", "A", 900_000, previous_revenue=1_500_000, reve
          customer("C2", "王磊", "C", 50_000, recent_complaints=3),
          customer("C3", "王磊", "B", 300_000, overdue=20_000),
          customer("C4", "刘芳", "D", 10_000),
-         customer("C5", "赵敏", "C", 80_000, recent_complaints=2)]
+         customer("C5", "赵敏", "C", 80_000, recent_complaints=2),
+         customer("C7", "刘芳", "C", 200_000, previous_tier="B"),
+         customer("C8", "刘芳", "D", 20_000, previous_tier="C")]
 FIRST_ALERTS = [("C1", "churn_risk", "revenue 900000 vs 1500000 (-40.0%)"),
                 ("C2", "complaint_spike", "3 complaints in the last 90 days"),
                 ("C3", "overdue_payment", "20000 overdue by more than 30 days"),
                 ("C4", "rising_star", "tier D customer: revenue growth 80%"),
-                ("C5", "complaint_spike", "2 severe complaints open")]
+                ("C5", "complaint_spike", "2 severe complaints open"),
+                ("C7", "tier_downgrade", "tier B -> C"),
+                ("C8", "tier_downgrade", "tier C -> D")]
 
 
 def test_a_digest_tells_each_manager_what_is_new_then_only_what_is_new_or_worse(home, monkeypatch, smtp_server):
@@ -131,8 +137,12 @@ def test_a_digest_tells_each_manager_what_is_new_then_only_what_is_new_or_worse(
         ("C1", "churn_risk", "new"), ("C3", "overdue_payment", "new")]
     assert wang.more == 1 and wang.open_alerts == 3
     assert wang.items[0].driver == "financial -12.5"  # the dimension that fell most
-    # leadership: the key accounts' alerts (C1 A, C3 B), not the small accounts'
-    assert [i.customer_id for i in by_recipient[LEADERSHIP].items] == ["C1", "C3"]
+    # leadership: the key accounts' alerts (C1 A, C3 B) and a key account's downgrade (C7 B -> C),
+    # not the small accounts' alerts nor a small account's downgrade (C8 C -> D)
+    leaders = by_recipient[LEADERSHIP]
+    assert [i.customer_id for i in leaders.items] == ["C1", "C3"] and leaders.more == 1  # C7, past the cap
+    assert leaders.open_alerts == 3
+    assert [i.customer_id for i in by_recipient["刘芳"].items] == ["C7", "C8"] and by_recipient["刘芳"].more == 1
     assert "赵敏" in result.from_default  # no entry: told through default, and said so
     mails = {m["To"]: m for m in smtp_server.messages}
     assert set(mails) == {"wang.lei@example.com", "liu.fang@example.com, sales.east@example.com",

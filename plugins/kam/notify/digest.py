@@ -11,7 +11,8 @@ over the window), at most ``cap`` per digest; the rest are counted and point to 
 
 * one digest per account manager (``dim_customers.account_manager``; customers without one
   under ``(no account manager)``), with that manager's customers' alerts;
-* one for leadership: key accounts' alerts (size class ``key``) and every tier downgrade.
+* one for leadership: key accounts' alerts (size class ``key``), and the downgrades of customers that
+  were key accounts the month before.
 """
 
 from __future__ import annotations
@@ -103,13 +104,13 @@ def _current(con: duckdb.DuckDBPyConnection, folders: dict[str, Path]) -> tuple[
         with ranks as (select tier, tier_rank from read_csv('{TIER_LABELS}', header = true)),
              m as (select cvm.*, ranks.tier_rank from {src('customer_value_monthly')} cvm
                    left join ranks using (tier) where as_of_month = $month),
-             p as (select customer_id, {", ".join(f"{s}_score as p_{s}" for s in scores)}
+             p as (select customer_id, size_class as p_size_class, {", ".join(f"{s}_score as p_{s}" for s in scores)}
                    from {src('customer_value_monthly')} where as_of_month = $month - interval 1 month),
              j as (select a.alert_type, a.reason, m.* from {src('customer_alerts')} a join m using (customer_id)
                    where a.as_of_month = $month)
         select j.customer_id, coalesce(d.customer_name, j.customer_id) as customer_name,
                coalesce(d.account_manager, '{NO_MANAGER}') as manager, j.tier, j.tier_label_zh, j.tier_label_en,
-               j.size_class, coalesce(j.revenue, 0) as revenue, j.alert_type, j.reason,
+               j.size_class, p.p_size_class, coalesce(j.revenue, 0) as revenue, j.alert_type, j.reason,
                cast({measure} as double) as measure, {", ".join(f"j.{s}_score - p.p_{s} as d_{s}" for s in scores)}
         from j
         left join p using (customer_id)
@@ -135,7 +136,8 @@ def build_digests(con: duckdb.DuckDBPyConnection, config: NotifyConfig, publicat
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row["manager"], []).append(row)
-        if row["size_class"] == "key" or row["alert_type"] == "tier_downgrade":
+        # leadership: the key accounts' alerts, and a key account's downgrade out of the key tiers too
+        if row["size_class"] == "key" or (row["alert_type"] == "tier_downgrade" and row["p_size_class"] == "key"):
             groups.setdefault(LEADERSHIP, []).append(row)
     has_table = bool(con.execute("select count(*) from information_schema.tables where table_schema = 'ops' "
                                  "and table_name = 'notified_alerts'").fetchone()[0])
