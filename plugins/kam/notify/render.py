@@ -35,11 +35,15 @@ def subject(digest: Digest) -> str:
             f"{count} 条新增或加重 / new or worse" + (f" ({worse} 加重 / worse)" if worse else ""))
 
 
-def _driver(item: Item) -> str | None:
+def _driver_text(item: Item) -> str:
     if not item.driver:
-        return None
+        return ""
     dimension, change = item.driver.split(" ", 1)
-    return f"主要因素 / main driver: {DIMENSIONS.get(dimension, dimension)} {dimension} score {change}"
+    return f"{DIMENSIONS.get(dimension, dimension)} {dimension} score {change}"
+
+
+def _driver(item: Item) -> str | None:
+    return f"主要因素 / main driver: {_driver_text(item)}" if item.driver else None
 
 
 def _lines(item: Item, n: int) -> list[str]:
@@ -75,18 +79,28 @@ def mail(digest: Digest, report: str) -> Message:
     rows = []
     for n, item in enumerate(digest.items, 1):
         zh, en = ALERT_LABELS.get(item.alert_type, (item.alert_type, item.alert_type))
-        driver = _driver(item) or ""
+        driver = _driver_text(item)
         rows.append(
             "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
                 n, f"{item.customer_id} {item.customer_name}", f"{item.tier_label_zh} / {item.tier_label_en}",
                 _money(item.revenue), f"{zh} / {en}", "新 new" if item.news == "new" else "加重 worse",
                 item.reason, driver)) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in ("#", "客户 customer", "等级 tier", "收入 revenue", "预警 alert",
-                                             "", "原因 reason", "主要因素 main driver"))
-    body = (f"<html><body><h2>{html.escape(_head(digest))}</h2>"
-            f"<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\"><tr>{head}</tr>{''.join(rows)}</table>"
-            + "".join(f"<p>{html.escape(line)}</p>" for line in _footer(digest, report)) + "</body></html>")
+                                             "新/加重 news", "原因 reason", "主要因素 main driver"))
+    style = ("body{font-family:'Microsoft YaHei','PingFang SC','Noto Sans CJK SC',sans-serif;font-size:14px}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}"
+             "th{background:#f2f2f2}td:nth-child(4){text-align:right;white-space:nowrap}")
+    body = (f"<html><head><meta charset=\"utf-8\"><style>{style}</style></head><body>"
+            f"<h2>{html.escape(_head(digest))}</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+            + "".join(f"<p>{_linked(html.escape(line), report)}</p>" for line in _footer(digest, report))
+            + "</body></html>")
     return Message(subject(digest), text, body)
+
+
+def _linked(line: str, report: str) -> str:
+    """The report's address as a link (a URL, or a local file as file://)."""
+    target = report if report.startswith(("http://", "https://")) else f"file://{report}"
+    return line.replace(html.escape(report), f'<a href="{html.escape(target)}">{html.escape(report)}</a>')
 
 
 def chat(digest: Digest, report: str, limit_bytes: int, markdown: bool = True) -> list[Message]:
