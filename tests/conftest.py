@@ -6,6 +6,7 @@ made by the generator at a small scale; nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -120,8 +121,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server():
+@contextlib.contextmanager
+def smtp_inbox():
     """A real SMTP server on the loopback (aiosmtpd) keeping every message it accepts; ``conn`` is the
     Airflow connection URI of it (for ``AIRFLOW_CONN_<ID>``)."""
     from email import message_from_bytes, policy
@@ -149,6 +150,12 @@ def smtp_server():
         yield inbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    with smtp_inbox() as inbox:
+        yield inbox
 
 
 def parquet_rows(parquet_dir: Path, table: str) -> list[tuple]:

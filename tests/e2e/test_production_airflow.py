@@ -12,10 +12,10 @@ must start by itself from the raw assets and publish the same marts as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import END_DATE, REPO, kam_env, published_tables
+from conftest import END_DATE, REPO, free_port, kam_env, published_tables, smtp_inbox
 
 from kam.postgres.connection import sqlalchemy_url
 
@@ -35,12 +35,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 LINEAGE = ("source_batch_id",)  # batch ids follow the order Airflow happens to run the ingest tasks
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def deploy_env() -> dict[str, str]:
@@ -84,6 +78,7 @@ def wait_for(what: str, check, timeout: float, logs: Path, interval: float = 2.0
 
 @pytest.fixture(scope="module")
 def airflow_services(tmp_path_factory, pg_database, small_landing):
+    stack = contextlib.ExitStack()
     home = tmp_path_factory.mktemp("prod_home")
     airflow_home, logs = home / "airflow", home / "service-logs"
     (airflow_home / "auth").mkdir(parents=True)
@@ -112,6 +107,12 @@ def airflow_services(tmp_path_factory, pg_database, small_landing):
         "KAM_INGEST_SCHEDULE": "none",
         "PYTHONUNBUFFERED": "1",
     }
+    # digests after the publication: every manager through default, and leadership, to an SMTP server
+    inbox = stack.enter_context(smtp_inbox())
+    (home / "notify.yml").write_text("channels:\n  mail: {type: email, connection: kam_smtp}\n"
+                                     "default: {mail: [sales-ops@example.com]}\n"
+                                     "leadership: {mail: [vp.sales@example.com]}\n", encoding="utf-8")
+    env["AIRFLOW_CONN_KAM_SMTP"] = inbox.conn
     for cmd in (["db", "migrate"], ["pools", "set", "kam_warehouse", "1", "One writer at a time"]):
         proc = subprocess.run([AIRFLOW, *cmd], env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -126,8 +127,9 @@ def airflow_services(tmp_path_factory, pg_database, small_landing):
         status, body = api.call("POST", "/auth/token", {"username": "admin", "password": password})
         assert status == 201, body
         api.token = body["access_token"]
-        yield {"api": api, "home": home, "logs": logs, "env": env}
+        yield {"api": api, "home": home, "logs": logs, "env": env, "inbox": inbox}
     finally:
+        stack.close()
         for proc in procs:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -149,7 +151,7 @@ def test_rest_api_refuses_a_wrong_password(airflow_services):
 
 def test_trigger_through_rest_runs_ingest_then_the_asset_scheduled_build(airflow_services, first_run):
     api, logs, home = airflow_services["api"], airflow_services["logs"], airflow_services["home"]
-    for dag_id in ("ingest", "build_and_publish"):  # parsed by the dag-processor, paused at creation
+    for dag_id in ("ingest", "build_and_publish", "notify"):  # parsed by the dag-processor, paused at creation
         wait_for(f"DAG {dag_id} to be parsed", lambda d=dag_id: api.call("GET", f"/api/v2/dags/{d}")[0] == 200,
                  240, logs)
         status, body = api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
@@ -189,3 +191,13 @@ def test_trigger_through_rest_runs_ingest_then_the_asset_scheduled_build(airflow
     assert pubs == [(build["dag_run_id"], END_DATE, "published")]
     assert published_tables(published, LINEAGE) == published_tables(
         first_run / "published" / "analytics.duckdb", LINEAGE)
+
+    # the publication's asset event started the notify DAG, which mailed every digest once
+    notify = wait_for("the asset-triggered notify run", lambda: finished("notify"), 600, logs, 5)
+    assert notify["state"] == "success" and notify["run_type"] == "asset_triggered", notify
+    mails = airflow_services["inbox"].messages
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        sent = con.execute("select count(*) from ops.notifications where publication_id = 1 "
+                           "and status = 'sent'").fetchone()[0]
+    assert len(mails) == sent > 1
+    assert {m["To"] for m in mails} == {"sales-ops@example.com", "vp.sales@example.com"}
