@@ -405,3 +405,34 @@ def test_what_nobody_heard_is_still_news_in_the_next_digest(home, monkeypatch, h
     assert result.sent == ["王磊 via wx"]
     publish_state(home, 3, FIRST[:1], FIRST_ALERTS[:1])  # heard now: not repeated
     assert notify_publication(load_settings(), config).digests[0].items == []
+
+
+@pytest.mark.postgres
+def test_on_the_postgres_target_the_digest_reads_what_the_server_serves(home, monkeypatch, smtp_server, pg_database):
+    """Target postgres has no Parquet copies: the digest reads schema analytics on the server."""
+    from kam.contract import sql_string
+    from kam.ingest.pull import load_scanner
+
+    monkeypatch.setenv("AIRFLOW_CONN_KAM_SMTP", smtp_server.conn)
+    monkeypatch.setenv("KAM_TARGET", "postgres")
+    monkeypatch.setenv("KAM_PG_DSN", pg_database)
+    publish_state(home, 3, FIRST, FIRST_ALERTS)  # the marts as a publication holds them
+    con = duckdb.connect()
+    attach, _ = load_scanner(con, pg_database, "KAM_PG_DSN")
+    con.execute(f"attach {sql_string(str(home / 'pub3.duckdb'))} as pub (read_only)")
+    con.execute(f"attach {sql_string(pg_database)} as pg (type {attach})")
+    con.execute("create schema pg.analytics")
+    for mart in ("dim_customers", "customer_value_monthly", "customer_alerts"):
+        con.execute(f"create table pg.analytics.{mart} as select * from pub.{mart}")
+    con.execute("create table pg.analytics.publications as select 3 as publication_id, 'published' as status")
+    con.close()
+    import shutil
+
+    shutil.rmtree(home / "published")  # nothing to read but the server
+    config = load_notify(write_config(home, MAIL.format(cap=20)))
+    result = notify_publication(load_settings(), config)
+    assert result.publication_id == 3
+    wang = {d.recipient: d for d in result.digests}["王磊"]
+    assert [(i.customer_id, i.alert_type) for i in wang.items] == [
+        ("C1", "churn_risk"), ("C3", "overdue_payment"), ("C2", "complaint_spike")]
+    assert len(smtp_server.envelopes) == len(result.sent) == 4

@@ -70,10 +70,16 @@ def connection_string(mapping: SourceMapping) -> str:
 
 
 def _scanner(con: duckdb.DuckDBPyConnection, dsn: str, mapping: SourceMapping) -> tuple[str, str]:
+    return load_scanner(con, dsn, f"sources.{mapping.source}.query.connection")
+
+
+def load_scanner(con: duckdb.DuckDBPyConnection, dsn: str, key: str) -> tuple[str, str]:
+    """Load DuckDB's scanner extension for ``dsn`` (from its wheel); its ATTACH type and query function.
+    ``key`` names the setting in an error (never the connection string)."""
     scheme = dsn.split("://", 1)[0].split("+", 1)[0].lower() if "://" in dsn else \
         "postgresql" if "=" in dsn else ""  # libpq's key=value form
     if scheme not in SCANNERS:
-        raise ConfigError(f"sources.{mapping.source}.query.connection: a {scheme or 'connection string without a'} "
+        raise ConfigError(f"{key}: a {scheme or 'connection string without a'} "
                           f"scheme is not supported (postgresql://… or mysql://…)")
     extension, attach_type, function, module = SCANNERS[scheme]
     try:

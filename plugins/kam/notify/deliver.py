@@ -26,7 +26,7 @@ import duckdb
 from kam.config import Settings
 from kam.notify.channels import DeliveryError, channel
 from kam.notify.config import LEADERSHIP, NotifyConfig
-from kam.notify.digest import Digest, build_digests, served_folders
+from kam.notify.digest import Digest, build_digests, served_sources
 from kam.notify.render import Message, chat, mail
 from kam.warehouse import warehouse
 
@@ -69,14 +69,10 @@ class NotifyResult:
         return out
 
 
-def served_publication(settings: Settings) -> int:
-    return served_folders(settings.parquet_dir)[0]
-
-
 def notify_publication(settings: Settings, config: NotifyConfig, publication_id: int | None = None,
                        dry_run: bool = False, echo=None) -> NotifyResult:
     """Build and deliver the digests of the served publication (``publication_id`` must be it)."""
-    served, folders = served_folders(settings.parquet_dir)
+    served, marts, relations = served_sources(settings)
     if publication_id is not None and publication_id != served:
         raise ValueError(f"publication #{publication_id} is not the one served (#{served}): digests are built from "
                          f"the served publication's marts")
@@ -84,7 +80,7 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
         status = con.execute("select status from ops.publications where publication_id = ?", [served]).fetchone()
         if not status or status[0] != "published":
             raise ValueError(f"publication #{served} is not recorded as published ({status and status[0]})")
-        digests = build_digests(con, config, served, folders)
+        digests = build_digests(con, config, served, (marts, relations))
         if not dry_run:
             for digest in digests:  # what each recipient knows after this publication's digest
                 con.execute("delete from ops.notified_alerts where publication_id = ? and recipient = ?",

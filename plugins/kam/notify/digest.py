@@ -27,6 +27,7 @@ from kam.config import REPO_ROOT
 from kam.notify.config import LEADERSHIP, NotifyConfig
 
 NO_MANAGER = "(no account manager)"
+DIGEST_MARTS = ("customer_alerts", "customer_value_monthly", "dim_customers")
 TIER_LABELS = REPO_ROOT / "dbt_project" / "seeds" / "tier_labels.csv"  # the tiers' ranks (A 1 … X 6)
 
 # How bad an alert is, from customer_value_monthly (larger is worse): what "worse" compares.
@@ -83,7 +84,7 @@ def served_folders(parquet_dir: Path) -> tuple[int, dict[str, Path]]:
     from kam.publish.parquet import served_version
 
     folders, ids = {}, set()
-    for mart in ("customer_alerts", "customer_value_monthly", "dim_customers"):
+    for mart in DIGEST_MARTS:
         folder, pub = served_version(parquet_dir, mart)
         if folder is None or pub is None:
             raise RuntimeError(f"no published copy of {mart} under {parquet_dir}: nothing has been published yet")
@@ -93,9 +94,29 @@ def served_folders(parquet_dir: Path) -> tuple[int, dict[str, Path]]:
     return ids.pop(), folders
 
 
-def _current(con: duckdb.DuckDBPyConnection, folders: dict[str, Path]) -> tuple[dt.date, list[dict]]:
+def served_sources(settings) -> tuple[int, duckdb.DuckDBPyConnection, dict[str, str]]:
+    """The served publication, a DuckDB connection and, per mart a digest reads, the relation to read:
+    the Parquet copies (targets duckdb and spark), or schema ``analytics`` on the server (target
+    postgres, attached read-only through DuckDB's postgres extension)."""
+    con = duckdb.connect()
+    if settings.target == "postgres":
+        from kam.contract import sql_string
+        from kam.ingest.pull import load_scanner
+        from kam.publish.postgres import SERVED_SCHEMA, schema_publication_id
+
+        pub = schema_publication_id(settings.pg_dsn)
+        if pub is None:
+            raise RuntimeError(f"nothing has been published on the server yet (schema {SERVED_SCHEMA})")
+        attach_type, _ = load_scanner(con, settings.pg_dsn, "KAM_PG_DSN")
+        con.execute(f"attach {sql_string(settings.pg_dsn)} as served (type {attach_type}, read_only)")
+        return pub, con, {m: f"served.{SERVED_SCHEMA}.{m}" for m in DIGEST_MARTS}
+    pub, folders = served_folders(settings.parquet_dir)
+    return pub, con, {m: f"read_parquet('{folders[m] / '*.parquet'}')" for m in DIGEST_MARTS}
+
+
+def _current(con: duckdb.DuckDBPyConnection, relations: dict[str, str]) -> tuple[dt.date, list[dict]]:
     def src(mart: str) -> str:
-        return f"read_parquet('{folders[mart] / '*.parquet'}')"
+        return relations[mart]
 
     month = con.execute(f"select max(as_of_month) from {src('customer_value_monthly')}").fetchone()[0]
     measure = "case alert_type " + " ".join(f"when '{t}' then {sql}" for t, sql in MEASURES.items()) + " end"
@@ -129,10 +150,11 @@ def _current(con: duckdb.DuckDBPyConnection, folders: dict[str, Path]) -> tuple[
 
 
 def build_digests(con: duckdb.DuckDBPyConnection, config: NotifyConfig, publication_id: int,
-                  folders: dict[str, Path]) -> list[Digest]:
+                  served: tuple[duckdb.DuckDBPyConnection, dict[str, str]]) -> list[Digest]:
     """Every digest of a publication (also those with no news: their ``known`` state is kept).
-    ``con`` reads ``ops.notified_alerts`` (what each recipient knew after its previous digest)."""
-    month, rows = _current(duckdb.connect(), folders)
+    ``con`` reads ``ops.notified_alerts`` (what each recipient knew after its previous digest);
+    ``served`` is where the publication's marts are read (:func:`served_sources`)."""
+    month, rows = _current(*served)
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row["manager"], []).append(row)
