@@ -436,3 +436,22 @@ def test_on_the_postgres_target_the_digest_reads_what_the_server_serves(home, mo
     assert [(i.customer_id, i.alert_type) for i in wang.items] == [
         ("C1", "churn_risk"), ("C3", "overdue_payment"), ("C2", "complaint_spike")]
     assert len(smtp_server.envelopes) == len(result.sent) == 4
+
+
+def test_a_robot_can_live_in_an_airflow_connection(home, monkeypatch, httpserver):
+    """``airflow:CONN_ID``: the connection's host is the webhook URL, its password the signing secret."""
+    monkeypatch.setenv("AIRFLOW_CONN_KAM_DING", json.dumps({
+        "conn_type": "http", "host": httpserver.url_for("/robot/send?access_token=tok"), "password": "SECconn"}))
+    config = load_notify(write_config(home, "retries: 0\nchannels:\n"
+                                            "  ding: {type: dingtalk, webhook: airflow:kam_ding, secret: airflow:kam_ding}\n"
+                                            "managers:\n  王磊: {ding: true}\n"))
+    httpserver.expect_request("/robot/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
+    publish_state(home, 1, FIRST[:1], FIRST_ALERTS[:1])
+    assert notify_publication(load_settings(), config).sent == ["王磊 via ding"]
+    request = httpserver.log[0][0]
+    assert request.args["access_token"] == "tok"
+    assert request.args["sign"] == dingtalk_sign("SECconn", int(request.args["timestamp"]))
+    monkeypatch.delenv("AIRFLOW_CONN_KAM_DING")
+    publish_state(home, 2, FIRST[:2], FIRST_ALERTS[:2])  # news for 王磊 (C2), and no connection to send it by
+    with pytest.raises(NotifyFailed, match="the Airflow connection 'kam_ding' cannot be read"):
+        notify_publication(load_settings(), config)
