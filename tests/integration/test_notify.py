@@ -442,9 +442,13 @@ def test_a_robot_can_live_in_an_airflow_connection(home, monkeypatch, httpserver
     """``airflow:CONN_ID``: the connection's host is the webhook URL, its password the signing secret."""
     monkeypatch.setenv("AIRFLOW_CONN_KAM_DING", json.dumps({
         "conn_type": "http", "host": httpserver.url_for("/robot/send?access_token=tok"), "password": "SECconn"}))
-    config = load_notify(write_config(home, "retries: 0\nchannels:\n"
-                                            "  ding: {type: dingtalk, webhook: airflow:kam_ding, secret: airflow:kam_ding}\n"
-                                            "managers:\n  王磊: {ding: true}\n"))
+    config = load_notify(write_config(home, """
+retries: 0
+channels:
+  ding: {type: dingtalk, webhook: airflow:kam_ding, secret: airflow:kam_ding}
+managers:
+  王磊: {ding: true}
+"""))
     httpserver.expect_request("/robot/send").respond_with_json({"errcode": 0, "errmsg": "ok"})
     publish_state(home, 1, FIRST[:1], FIRST_ALERTS[:1])
     assert notify_publication(load_settings(), config).sent == ["王磊 via ding"]
