@@ -261,6 +261,9 @@ def test_chat_robots_get_their_documented_payloads_signed_and_split_within_their
     assert all(len(r.data) <= 20_000 for r in calls["/open-apis/bot/v2/hook/fs-hook"])
     slack = json.loads(calls["/services/T0/B0/slack"][0].data)
     assert set(slack) == {"text"} and "王磊" in slack["text"]
+    # markdown where the robot renders it (WeCom, DingTalk), plain text where it shows text as it is
+    assert wecom[0]["markdown"]["content"].startswith("**kam 客户预警") and body["markdown"]["text"].startswith("**")
+    assert "**" not in fs["content"]["text"] and "**" not in slack["text"]
     assert len(result.sent) == len(wecom) + len(calls["/robot/send"]) + len(calls["/open-apis/bot/v2/hook/fs-hook"]) \
         + len(calls["/services/T0/B0/slack"])
 

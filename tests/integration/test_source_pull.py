@@ -157,12 +157,12 @@ def test_a_pull_from_mysql_or_mariadb(settings, tmp_path, monkeypatch):
 
     from conftest import missing
 
-    from kam.ingest.pull import _scanner
+    from kam.ingest.pull import load_scanner
 
     table = f"kam_erp_{uuid.uuid4().hex[:8]}"
     con = duckdb.connect()
     try:
-        _scanner(con, MARIADB, mappings(tmp_path).get("orders"))
+        load_scanner(con, MARIADB, "sources.orders.query.connection")
         try:
             con.execute(f"attach '{MARIADB}' as setup (type mysql)")
         except duckdb.Error as exc:

@@ -272,4 +272,4 @@ def deadline_task(context: Mapping[str, Any], now: dt.datetime | None = None) ->
              f"{(refused['reason'] or '')[:300]}" if refused and refused["finished_at"] and
              refused["finished_at"] >= today else "")
     _fail(f"no publication today by the deadline ({now:%Y-%m-%d %H:%M}): {last}{since}")
-    return {}
+    raise AssertionError("unreachable: _fail raises")

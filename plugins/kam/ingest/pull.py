@@ -69,10 +69,6 @@ def connection_string(mapping: SourceMapping) -> str:
         raise ConfigError(f"{key}: the Airflow connection {name!r} cannot be read ({type(exc).__name__})") from None
 
 
-def _scanner(con: duckdb.DuckDBPyConnection, dsn: str, mapping: SourceMapping) -> tuple[str, str]:
-    return load_scanner(con, dsn, f"sources.{mapping.source}.query.connection")
-
-
 def load_scanner(con: duckdb.DuckDBPyConnection, dsn: str, key: str) -> tuple[str, str]:
     """Load DuckDB's scanner extension for ``dsn`` (from its wheel); its ATTACH type and query function.
     ``key`` names the setting in an error (never the connection string)."""
@@ -113,7 +109,7 @@ def pull(settings: Settings, mapping: SourceMapping, since: str | None, folder: 
         sql = f"select * from ({sql}) kam_pull where {_q(query.watermark)} > {sql_string(since)}"
     con = duckdb.connect()
     try:
-        attach_type, function = _scanner(con, dsn, mapping)
+        attach_type, function = load_scanner(con, dsn, f"sources.{mapping.source}.query.connection")
         try:
             con.execute(f"attach {sql_string(dsn)} as kam_source (type {attach_type}, read_only)")
         except duckdb.Error as exc:

@@ -39,6 +39,8 @@ class DeliveryError(Exception):
 
 
 class Channel:
+    markdown = False  # whether the service renders markdown (else text is shown as it is)
+
     def __init__(self, spec: ChannelSpec):
         self.spec = spec
 
@@ -69,8 +71,6 @@ class EmailChannel(Channel):
                 # the hook opened the connection (host, TLS, login from the Airflow connection);
                 # its send_email_smtp sends HTML only, so the message with both parts goes through its client
                 refused = hook._smtp_client.send_message(mail)  # noqa: SLF001
-        except DeliveryError:
-            raise
         except Exception as exc:  # noqa: BLE001 - smtplib, socket and Airflow errors alike
             raise DeliveryError(f"SMTP ({self.spec.connection}): {type(exc).__name__}: {exc}") from None
         if refused:
@@ -114,6 +114,7 @@ class RobotChannel(Channel):
 
 
 class WeComChannel(RobotChannel):
+    markdown = True
     def payload(self, message: Message) -> dict:
         return {"msgtype": "markdown", "markdown": {"content": message.text}}
 
@@ -129,6 +130,7 @@ def feishu_sign(secret: str, timestamp_s: int) -> str:
 
 
 class DingTalkChannel(RobotChannel):
+    markdown = True
     def url(self) -> str:
         url, secret = super().url(), self.secret()
         if not secret:

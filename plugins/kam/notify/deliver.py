@@ -28,7 +28,7 @@ from kam.notify.channels import DeliveryError, channel
 from kam.notify.config import LEADERSHIP, NotifyConfig
 from kam.notify.digest import Digest, build_digests, served_sources
 from kam.notify.render import Message, chat, mail
-from kam.warehouse import warehouse
+from kam.warehouse import tables_in, warehouse
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class NotifyResult:
 def notify_publication(settings: Settings, config: NotifyConfig, publication_id: int | None = None,
                        dry_run: bool = False, echo=None) -> NotifyResult:
     """Build and deliver the digests of the served publication (``publication_id`` must be it)."""
-    served, marts, relations = served_sources(settings)
+    served, served_con, relations = served_sources(settings)
     if publication_id is not None and publication_id != served:
         raise ValueError(f"publication #{publication_id} is not the one served (#{served}): digests are built from "
                          f"the served publication's marts")
@@ -80,7 +80,7 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
         status = con.execute("select status from ops.publications where publication_id = ?", [served]).fetchone()
         if not status or status[0] != "published":
             raise ValueError(f"publication #{served} is not recorded as published ({status and status[0]})")
-        digests = build_digests(con, config, served, (marts, relations))
+        digests = build_digests(con, config, served, (served_con, relations))
         if not dry_run:
             for digest in digests:  # what each recipient knows after this publication's digest
                 con.execute("delete from ops.notified_alerts where publication_id = ? and recipient = ?",
@@ -90,7 +90,7 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
                                     [(served, digest.recipient, c, t, b) for c, t, b in digest.known])
         done = {tuple(r) for r in con.execute(
             "select recipient, channel, part from ops.notifications where publication_id = ? and status = 'sent'",
-            [served]).fetchall()} if has_ledger(con) else set()
+            [served]).fetchall()} if "notifications" in tables_in(con, "ops") else set()
     result = NotifyResult(served, digests)
     report = config.report_url or str(settings.report_path)
     down: set[str] = set()
@@ -108,7 +108,8 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
             continue
         for name, addresses in routes.items():
             target = channel(config.channels[name])
-            messages = [mail(digest, report)] if target.limit is None else chat(digest, report, target.limit)
+            messages = [mail(digest, report)] if target.limit is None else \
+                chat(digest, report, target.limit, markdown=target.markdown)
             for message in messages:
                 label = f"{digest.recipient} via {name}" + (f" (part {message.part}/{message.parts})"
                                                              if message.parts > 1 else "")
@@ -139,11 +140,6 @@ def notify_publication(settings: Settings, config: NotifyConfig, publication_id:
         raise NotifyFailed("digests not delivered: " + "; ".join(result.failed[:10])
                            + (f" (and {len(result.failed) - 10} more)" if len(result.failed) > 10 else ""), result)
     return result
-
-
-def has_ledger(con) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = 'ops' "
-                            "and table_name = 'notifications'").fetchone()[0])
 
 
 def _send(target, message: Message, addresses: tuple[str, ...], config: NotifyConfig,

@@ -25,6 +25,7 @@ import duckdb
 
 from kam.config import REPO_ROOT
 from kam.notify.config import LEADERSHIP, NotifyConfig
+from kam.warehouse import tables_in
 
 NO_MANAGER = "(no account manager)"
 DIGEST_MARTS = ("customer_alerts", "customer_value_monthly", "dim_customers")
@@ -88,7 +89,8 @@ def served_folders(parquet_dir: Path) -> tuple[int, dict[str, Path]]:
         folder, pub = served_version(parquet_dir, mart)
         if folder is None or pub is None:
             raise RuntimeError(f"no published copy of {mart} under {parquet_dir}: nothing has been published yet")
-        folders[mart], _ = folder, ids.add(pub)
+        folders[mart] = folder
+        ids.add(pub)
     if len(ids) != 1:  # a publication being written right now: the caller retries
         raise RuntimeError(f"the Parquet copies hold different publications ({sorted(ids)}): try again")
     return ids.pop(), folders
@@ -161,8 +163,7 @@ def build_digests(con: duckdb.DuckDBPyConnection, config: NotifyConfig, publicat
         # leadership: the key accounts' alerts, and a key account's downgrade out of the key tiers too
         if row["size_class"] == "key" or (row["alert_type"] == "tier_downgrade" and row["p_size_class"] == "key"):
             groups.setdefault(LEADERSHIP, []).append(row)
-    has_table = bool(con.execute("select count(*) from information_schema.tables where table_schema = 'ops' "
-                                 "and table_name = 'notified_alerts'").fetchone()[0])
+    has_table = "notified_alerts" in tables_in(con, "ops")
     digests = []
     for recipient in sorted(set(groups) | set(config.managers)):
         if recipient == LEADERSHIP and not config.leadership:

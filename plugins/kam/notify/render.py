@@ -65,17 +65,13 @@ def _footer(digest: Digest, report: str) -> list[str]:
     return lines
 
 
-def _head(digest: Digest) -> str:
-    return subject(digest)
-
-
 def text_blocks(digest: Digest) -> list[str]:
     return ["\n".join(_lines(item, n)) for n, item in enumerate(digest.items, 1)]
 
 
 def mail(digest: Digest, report: str) -> Message:
     """One mail: plain text and HTML with the same content."""
-    text = "\n\n".join([_head(digest), *text_blocks(digest), "\n".join(_footer(digest, report))]) + "\n"
+    text = "\n\n".join([subject(digest), *text_blocks(digest), "\n".join(_footer(digest, report))]) + "\n"
     rows = []
     for n, item in enumerate(digest.items, 1):
         zh, en = ALERT_LABELS.get(item.alert_type, (item.alert_type, item.alert_type))
@@ -91,7 +87,7 @@ def mail(digest: Digest, report: str) -> Message:
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}"
              "th{background:#f2f2f2}td:nth-child(4){text-align:right;white-space:nowrap}")
     body = (f"<html><head><meta charset=\"utf-8\"><style>{style}</style></head><body>"
-            f"<h2>{html.escape(_head(digest))}</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+            f"<h2>{html.escape(subject(digest))}</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
             + "".join(f"<p>{_linked(html.escape(line), report)}</p>" for line in _footer(digest, report))
             + "</body></html>")
     return Message(subject(digest), text, body)
@@ -104,8 +100,9 @@ def _linked(line: str, report: str) -> str:
 
 
 def chat(digest: Digest, report: str, limit_bytes: int, markdown: bool = True) -> list[Message]:
-    """Robot messages of at most ``limit_bytes`` (UTF-8) each, in numbered parts when one is not enough."""
-    head = f"**{_head(digest)}**" if markdown else _head(digest)
+    """Robot messages of at most ``limit_bytes`` (UTF-8) each, in numbered parts when one is not enough;
+    the title in bold for a robot that renders markdown, plain for one that shows text as it is."""
+    head = f"**{subject(digest)}**" if markdown else subject(digest)
     blocks = text_blocks(digest) + ["\n".join(_footer(digest, report))]
     reserve = len(b" (part 99/99)") + 2
 
