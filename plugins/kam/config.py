@@ -154,21 +154,22 @@ class Settings:
     def airflow_home(self) -> Path:
         return self.kam_home / "airflow"
 
+    def _home_file(self, override: Path | None, name: str) -> Path | None:
+        """A configuration file: the one named by its setting, else ``$KAM_HOME/<name>`` if there is one."""
+        if override is not None:
+            return override
+        default = self.kam_home / name
+        return default if default.is_file() else None
+
     @property
     def sources_path(self) -> Path | None:
         """The source mapping in use: KAM_SOURCES, else ``$KAM_HOME/sources.yml`` if there is one."""
-        if self.sources_override is not None:
-            return self.sources_override
-        default = self.kam_home / "sources.yml"
-        return default if default.is_file() else None
+        return self._home_file(self.sources_override, "sources.yml")
 
     @property
     def notify_path(self) -> Path | None:
         """The notify configuration in use: KAM_NOTIFY, else ``$KAM_HOME/notify.yml`` if there is one."""
-        if self.notify_override is not None:
-            return self.notify_override
-        default = self.kam_home / "notify.yml"
-        return default if default.is_file() else None
+        return self._home_file(self.notify_override, "notify.yml")
 
     @property
     def tmp_dir(self) -> Path:
