@@ -290,7 +290,7 @@ def _close(a, b) -> bool:
     return a == b
 
 
-def test_superset_reads_the_postgres_target_as_the_bi_role(pg_run):
+def test_superset_reads_the_postgres_target_as_the_bi_role(pg_run, superset_bootstrapped):
     """`make bi` with KAM_TARGET=postgres: the dashboard's database is the warehouse as kam_bi,
     schema analytics; its charts show the served marts; SQL Lab can neither write, read files nor
     read the working schemas."""
@@ -300,7 +300,7 @@ def test_superset_reads_the_postgres_target_as_the_bi_role(pg_run):
     parts = parse_dsn(pg_run["dsn"])
     bi_dsn = (f"postgresql://{pg_run['role']}:{pg_run['env']['KAM_BI_PASSWORD']}@{parts.get('host', '127.0.0.1')}:"
               f"{parts.get('port', '5432')}/{parts['dbname']}")
-    with serving(pg_run["home"], KAM_TARGET="postgres", KAM_BI_DSN=bi_dsn) as (_, api):
+    with serving(pg_run["home"], superset_bootstrapped, KAM_TARGET="postgres", KAM_BI_DSN=bi_dsn) as (_, api):
         charts = api.charts()
         latest = pg_rows(pg_run["dsn"], "select customers from analytics.revenue_concentration where as_of_month = "
                          "(select max(as_of_month) from analytics.customer_value_monthly where is_complete_month)")

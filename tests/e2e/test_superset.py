@@ -90,17 +90,19 @@ def bi_home(first_run, tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def serving(home: Path, **extra: str):
-    """Superset bootstrapped under ``home``/superset, the bundle imported, the server running:
-    yields its base URL and a logged-in API client."""
+def serving(home: Path, bootstrapped: Path, **extra: str):
+    """Superset under ``home``/superset from a copy of a bootstrapped home (conftest's
+    ``superset_bootstrapped``), the bundle imported, the server running: yields its base URL and a
+    logged-in API client."""
     if not BI_PYTHON.exists():
         missing(f"no Superset venv at {BI_PYTHON.parent.parent} (make bi-install makes it)")
     env = {**kam_env(home), "KAM_SUPERSET_HOME": str(home / "superset"), "KAM_SUPERSET_PORT": str(_free_port()),
            **extra}
-    for step in ("bootstrap", "import"):
-        proc = subprocess.run([str(BI_PYTHON), str(TOOL), step], env=env, capture_output=True, text=True,
-                              timeout=600)
-        assert proc.returncode == 0, f"{step} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    (home / "superset").mkdir(parents=True, exist_ok=True)
+    for name in ("superset.db", "secret_key"):
+        shutil.copy2(bootstrapped / name, home / "superset" / name)
+    proc = subprocess.run([str(BI_PYTHON), str(TOOL), "import"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"import failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     log_path = home / "superset" / "server.log"
     with log_path.open("w") as log:
         server = subprocess.Popen([str(BI_PYTHON), str(TOOL), "serve"], env=env, stdout=log,
@@ -125,8 +127,8 @@ def serving(home: Path, **extra: str):
 
 
 @pytest.fixture(scope="module")
-def superset(bi_home):
-    with serving(bi_home) as running:
+def superset(bi_home, superset_bootstrapped):
+    with serving(bi_home, superset_bootstrapped) as running:
         yield running
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -103,14 +104,23 @@ def test_a_scheduler_task_waits_for_a_kam_run(tmp_path):
             "print(ingest_task('orders', {'conf': {'run_date': '2026-06-15'}})['files'])")
     task = subprocess.Popen([sys.executable, "-c", code], env=kam_env(home, landing), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(task.stderr), daemon=True)
+    reader.start()
     try:
-        time.sleep(8)
-        assert task.poll() is None, task.communicate()
-        assert not (home / "warehouse.duckdb").exists()  # it has not started its work
+        deadline = time.time() + 60
+        while not any("waiting for kam run" in line for line in said) and time.time() < deadline:
+            assert task.poll() is None, "".join(said)
+            time.sleep(0.1)
+        time.sleep(1)  # it keeps waiting, and has not started its work
+        assert task.poll() is None, "".join(said)
+        assert not (home / "warehouse.duckdb").exists()
         (tmp_path / "release").touch()
-        out, err = task.communicate(timeout=120)
-        assert task.returncode == 0 and out.strip() == "0", err
-        assert f"waiting for kam run (pid {holder.pid}" in err
+        out = task.stdout.read()
+        task.wait(timeout=120)
+        reader.join(timeout=10)
+        assert task.returncode == 0 and out.strip() == "0", "".join(said)
+        assert any(f"waiting for kam run (pid {holder.pid}" in line for line in said), "".join(said)
     finally:
         task.kill()
         (tmp_path / "release").touch()
