@@ -461,6 +461,21 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 1 if result.unmapped else 0
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    """Build the value model under candidate rules on a copy of the warehouse and compare (kam.whatif)."""
+    from kam.whatif.run import run_whatif
+
+    settings = _settings(args)
+    try:
+        month = dt.date.fromisoformat(f"{args.month}-01"[:10]) if args.month else None
+    except ValueError:
+        raise KamError(f"--month {args.month!r}: not a month (YYYY-MM)") from None
+    result = run_whatif(settings, [Path(p) for p in args.rules], month, Path(args.out) if args.out else None,
+                        keep=args.keep, echo=print)
+    print("\n".join(result.lines()))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against kam's embedded Airflow home."""
     from kam.airflow.orchestrate import airflow_env, airflow_executable, ensure_airflow
@@ -596,6 +611,14 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--publication", type=int, help="the publication (must be the served one; default: it)")
     n.add_argument("--dry-run", action="store_true", help="print the digests, send and record nothing")
     n.set_defaults(func=cmd_notify)
+
+    w = sub.add_parser("whatif", help="preview candidate rules (weights, thresholds, …): who would move, "
+                                      "built on a copy of the warehouse, nothing published")
+    w.add_argument("rules", nargs="+", help="candidate rules file(s): any subset of dbt_project.yml's rule vars")
+    w.add_argument("--month", help="the month compared, YYYY-MM (default: the latest complete month)")
+    w.add_argument("--out", help="folder for the page and the movers files (default: $KAM_HOME/whatif)")
+    w.add_argument("--keep", action="store_true", help="keep the rebuilt copies of the warehouse")
+    w.set_defaults(func=cmd_whatif)
 
     a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
     a.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -23,6 +23,50 @@ from kam.report.source import Source
 REPORT_NAME = "report.html"
 
 
+STYLE = """
+body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 0 24px 40px;
+       color: #222; }
+header { display: flex; align-items: baseline; gap: 24px; flex-wrap: wrap; border-bottom: 2px solid #1f4e79; }
+h1 { font-size: 22px; margin: 16px 0 8px; } .meta { color: #666; }
+.cards { display: grid; grid-template-columns: repeat(6, 1fr); gap: 12px; margin: 12px 0; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 10px; }
+.card .label { font-size: 12px; color: #555; } .card .value { font-size: 24px; font-weight: 600; }
+.card .note { font-size: 12px; color: #777; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.chart { min-height: 260px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; margin-bottom: 16px; }
+th, td { border-bottom: 1px solid #eee; padding: 4px 8px; text-align: left; vertical-align: top; }
+td.num { text-align: right; white-space: nowrap; }
+"""
+
+# Draws a chart of FIGURES (the page's inline JSON) the first time it is shown; counts drawn charts
+# in <body data-rendered-charts> and script errors in data-errors (what the browser tests read).
+DRAW_SCRIPT = r"""
+window.addEventListener('error', e => { document.body.dataset.errors += (e.message || 'error') + '\n'; });
+const FIGURES = __FIGURES__;
+const drawn = new Set();
+function draw(id) {
+  if (drawn.has(id)) return;
+  drawn.add(id);
+  const f = FIGURES[id];
+  Plotly.newPlot(id, f.data, f.layout, {displaylogo: false, displayModeBar: false, responsive: true})
+    .then(() => { document.body.dataset.renderedCharts = String(Number(document.body.dataset.renderedCharts) + 1); })
+    .catch(err => { document.body.dataset.errors += String(err) + '\n'; });
+}"""
+
+
+def draw_script(figs: dict[str, dict]) -> str:
+    payload = json.dumps(figs, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return DRAW_SCRIPT.replace("__FIGURES__", payload)
+
+
+def head_assets() -> str:
+    """The report's style and plotly.js, for every kam page (the report, the what-if page)."""
+    from plotly.offline import get_plotlyjs
+
+    return f"<style>{STYLE}</style>\n<script>{get_plotlyjs()}</script>"
+
+
 @dataclass(frozen=True)
 class ReportWritten:
     path: Path
@@ -150,33 +194,15 @@ def _signed(value: float | None) -> str:
 
 def _page(publication: dict, chosen: data.Month, picker: list[data.Month], sections: list[str],
           figs: dict[str, dict]) -> str:
-    from plotly.offline import get_plotlyjs
-
     options = "".join(f'<option value="{m.key}"{" selected" if m == chosen else ""}>{m.month:%Y-%m}'
                       f'{"" if m.complete else " (open)"}</option>' for m in reversed(picker))
     pub = (f"publication #{publication['publication_id']}, run date {publication['run_date']}"
            if publication else "publication –")
-    payload = json.dumps(figs, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>大客户价值报告 Key-account report · {html.escape(pub)}</title>
-<style>
-body {{ font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; margin: 0 24px 40px;
-       color: #222; }}
-header {{ display: flex; align-items: baseline; gap: 24px; flex-wrap: wrap; border-bottom: 2px solid #1f4e79; }}
-h1 {{ font-size: 22px; margin: 16px 0 8px; }} .meta {{ color: #666; }}
-.cards {{ display: grid; grid-template-columns: repeat(6, 1fr); gap: 12px; margin: 12px 0; }}
-.card {{ border: 1px solid #ddd; border-radius: 6px; padding: 10px; }}
-.card .label {{ font-size: 12px; color: #555; }} .card .value {{ font-size: 24px; font-weight: 600; }}
-.card .note {{ font-size: 12px; color: #777; }}
-.grid {{ display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }}
-.chart {{ min-height: 260px; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 13px; margin-bottom: 16px; }}
-th, td {{ border-bottom: 1px solid #eee; padding: 4px 8px; text-align: left; vertical-align: top; }}
-td.num {{ text-align: right; white-space: nowrap; }}
-</style>
-<script>{get_plotlyjs()}</script>
+{head_assets()}
 </head>
 <body data-rendered-charts="0" data-errors="">
 <header><h1>大客户价值报告 Key-account value report</h1>
@@ -185,17 +211,7 @@ td.num {{ text-align: right; white-space: nowrap; }}
 <div class="chart wide" id="tier_mix"></div>
 {''.join(sections)}
 <script>
-window.addEventListener('error', e => {{ document.body.dataset.errors += (e.message || 'error') + '\\n'; }});
-const FIGURES = {payload};
-const drawn = new Set();
-function draw(id) {{
-  if (drawn.has(id)) return;
-  drawn.add(id);
-  const f = FIGURES[id];
-  Plotly.newPlot(id, f.data, f.layout, {{displaylogo: false, displayModeBar: false, responsive: true}})
-    .then(() => {{ document.body.dataset.renderedCharts = String(Number(document.body.dataset.renderedCharts) + 1); }})
-    .catch(err => {{ document.body.dataset.errors += String(err) + '\\n'; }});
-}}
+{draw_script(figs)}
 function show(month) {{
   document.querySelectorAll('section.month').forEach(s => {{
     s.hidden = s.dataset.month !== month;

@@ -1,0 +1,133 @@
+"""The scorecard's rules as a candidate sees them: the rule vars of ``dbt_project.yml``, a candidate
+file's changes to them, and the models a change reaches.
+
+A candidate file names any subset of the rule vars (every var of ``dbt_project.yml`` but the run
+context). A var whose value is a mapping may be given in part (``dimension_weights: {financial:
+0.4, sales: 0.2}`` keeps the other two weights); any other value replaces the current one whole.
+The checks a run start makes (``validate_kam_config``: weights sum to 1, thresholds ordered, …)
+are dbt's own, run on the candidate by :func:`validate` before anything is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from kam.config import Settings
+from kam.errors import ConfigError
+
+NOT_RULES = ("run_date",)  # the run context, not a business rule
+_VAR_CALL = re.compile(r"""var\(\s*['"](\w+)['"]""")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    path: Path
+    changes: dict  # the vars the file sets, as written
+    rules: dict  # every rule var under the candidate (current values where the file says nothing)
+
+    def changed(self, current: dict) -> dict:
+        """The vars whose value differs from ``current``, with their value under the candidate."""
+        return {k: v for k, v in self.rules.items() if current.get(k) != v}
+
+
+def project_rules(settings: Settings) -> dict:
+    """The rule vars and their values in ``dbt_project.yml`` (what a build uses without --vars)."""
+    project = yaml.safe_load((settings.dbt_project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return {k: v for k, v in (project.get("vars") or {}).items() if k not in NOT_RULES}
+
+
+def current_rules(settings: Settings) -> dict:
+    """The rules a build uses now: ``dbt_project.yml``'s vars (rules applied with ``kam rules apply``
+    come on top once that exists)."""
+    return project_rules(settings)
+
+
+def load_candidate(path: Path, current: dict) -> Candidate:
+    """Read a candidate file; refuse it naming the file and the var when it cannot be a rule change."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such rules file")
+    try:
+        changes = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(changes, dict) or not changes:
+        raise ConfigError(f"{path}: a rules file is a mapping of rule vars to values (see dbt_project.yml vars)")
+    rules = copy.deepcopy(current)
+    for key, value in changes.items():
+        if key not in current:
+            known = ", ".join(sorted(current))
+            raise ConfigError(f"{path}: {key!r} is not a rule var of dbt_project.yml (rule vars: {known})")
+        was = current[key]
+        if isinstance(was, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {key} must be a mapping like {json.dumps(was)}, got {value!r}")
+            unknown = sorted(set(value) - set(was))
+            if unknown:
+                raise ConfigError(f"{path}: {key} has no {', '.join(map(str, unknown))} "
+                                  f"(it has {', '.join(map(str, was))})")
+            rules[key] = {**was, **value}
+        elif isinstance(was, list) and not isinstance(value, list):
+            raise ConfigError(f"{path}: {key} must be a list like its value in dbt_project.yml, got {value!r}")
+        elif isinstance(was, (int, float)) and not isinstance(was, bool) and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"{path}: {key} must be a number, got {value!r}")
+        else:
+            rules[key] = value
+    return Candidate(path.stem, path, changes, rules)
+
+
+def validate(settings: Settings, candidate: Candidate, workdir: Path) -> None:
+    """The run start's own checks (dbt macro ``validate_kam_config``) on the candidate's rules,
+    against a throwaway DuckDB file: refused naming the var, before anything is copied or built."""
+    from dataclasses import replace
+
+    from kam.build.runner import run_dbt
+
+    scratch = replace(settings, kam_home=workdir, target="duckdb")
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = run_dbt(scratch, ["run-operation", "validate_kam_config"], extra_vars=candidate.rules)
+    if not result.success:
+        log = (workdir / "dbt" / "logs" / "dbt.log")
+        said = [line.split("kam config: ", 1)[1].strip() for line in
+                (log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else [])
+                if "kam config: " in line]
+        reason = said[-1] if said else "; ".join(result.failures)
+        raise ConfigError(f"{candidate.path}: refused by the run-start checks: {reason}")
+
+
+def models_using(manifest: dict, names: set[str]) -> list[str]:
+    """The models whose SQL, or a macro they call (at any depth), reads one of the vars ``names``."""
+    macros = manifest.get("macros", {})
+    reads: dict[str, set[str]] = {}
+
+    def macro_vars(uid: str, seen: set[str]) -> set[str]:
+        if uid in reads:
+            return reads[uid]
+        if uid in seen or uid not in macros:
+            return set()
+        seen.add(uid)
+        macro = macros[uid]
+        found = set(_VAR_CALL.findall(macro.get("macro_sql", "")))
+        for dep in macro.get("depends_on", {}).get("macros", []):
+            found |= macro_vars(dep, seen)
+        reads[uid] = found
+        return found
+
+    out = []
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") != "model":
+            continue
+        used = set(_VAR_CALL.findall(node.get("raw_code", "")))
+        for dep in node.get("depends_on", {}).get("macros", []):
+            used |= macro_vars(dep, set())
+        if used & names:
+            out.append(node["name"])
+    return sorted(out)
