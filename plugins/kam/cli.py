@@ -107,7 +107,12 @@ def _settle_run(settings: Settings, run_date: dt.date, outcomes: list, echo_publ
             record_last_run(settings, run_date, True, f"published #{proven.publication_id}", problems,
                             proven.publication_id)
             if echo_published:
+                from kam.whatif.adopt import publication_rules_note
+
                 print("\n" + proven.describe())
+                note = publication_rules_note(settings, proven.publication_id)
+                if note:
+                    print(note)
                 _print_report(settings)
             return _settle_digests(settings, notified, proven.publication_id)
     print(f"\nFAILED: {failed_text}. The served marts were not changed by this run.", file=sys.stderr)
@@ -476,6 +481,18 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    """Show the rules in force, or apply candidate rules (kam.whatif.adopt)."""
+    from kam.whatif.adopt import apply_rules, show_rules
+
+    settings = _settings(args)
+    if args.action == "show":
+        print("\n".join(show_rules(settings)))
+        return 0
+    print("\n".join(apply_rules(settings, Path(args.file), echo=print).lines()))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against kam's embedded Airflow home."""
     from kam.airflow.orchestrate import airflow_env, airflow_executable, ensure_airflow
@@ -619,6 +636,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", help="folder for the page and the movers files (default: $KAM_HOME/whatif)")
     w.add_argument("--keep", action="store_true", help="keep the rebuilt copies of the warehouse")
     w.set_defaults(func=cmd_whatif)
+
+    ru = sub.add_parser("rules", help="the scorecard's rules in force (show), or adopt a candidate (apply)")
+    ru_sub = ru.add_subparsers(dest="action", required=True)
+    ru_sub.add_parser("show", help="the rules version in force, what differs from dbt_project.yml, history")
+    ra = ru_sub.add_parser("apply", help="check a candidate (as kam whatif does), preview it, and put it in force "
+                                         "($KAM_HOME/rules.yml) with a new rules version")
+    ra.add_argument("file", help="candidate rules file (any subset of dbt_project.yml's rule vars)")
+    ru.set_defaults(func=cmd_rules)
 
     a = sub.add_parser("airflow", help="run the airflow CLI on kam's Airflow home")
     a.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -276,6 +276,8 @@ def explain(settings: Settings, customer_id: str, month: str | None = None, path
         alerts = con.execute(
             "select alert_type, reason from customer_alerts where customer_id = ? and as_of_month = ?",
             [customer_id, row[cols.index("as_of_month")]]).fetchall() if row else []
+        pub = con.execute("select * from publications where status = 'published' "
+                          "order by publication_id desc limit 1").df()
     finally:
         con.close()
     if row is None:
@@ -293,4 +295,7 @@ def explain(settings: Settings, customer_id: str, month: str | None = None, path
     lines.append(f"  ABC {r['abc_class']}, quadrant {r['value_quadrant']}, pseudo key account "
                  f"{r['is_pseudo_key_account']}, profit role {r['profit_role']}, value type {r['value_type']}")
     lines.extend(f"  alert {a}: {reason}" for a, reason in alerts)
+    if not pub.empty and isinstance(pub.get("rules_version", [None])[0], str):
+        lines.append(f"  scored under rules version {pub['rules_version'][0]} (publication "
+                     f"#{pub['publication_id'][0]}; kam rules show)")
     return "\n".join(lines)

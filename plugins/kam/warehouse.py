@@ -128,6 +128,20 @@ create table if not exists ops.notified_alerts (
     baseline double                  -- the alert's measure when last told (kam.notify.digest.MEASURES)
 );
 alter table ops.publications add column if not exists data_interval_end timestamp;
+-- the rules version (kam.rules) a build scored under, and so each publication and each tier it showed
+alter table ops.dbt_builds add column if not exists rules_version varchar;
+alter table ops.publications add column if not exists rules_version varchar;
+alter table ops.tier_publication_log add column if not exists rules_version varchar;
+-- each set of rules applied with `kam rules apply`: the vars over dbt_project.yml, and the tier changes
+-- they made on the data of the day they were applied (a what-if: JSON list of customer, before, after)
+create table if not exists ops.rules_versions (
+    rules_version varchar primary key,
+    applied_rules varchar not null,   -- JSON: the vars set over dbt_project.yml
+    source_file varchar,
+    applied_at timestamp not null,
+    as_of_month date,                 -- the month the tier changes were previewed on
+    tier_changes varchar              -- JSON: [[customer_id, tier before, tier after], ...]
+);
 """
 
 

@@ -158,3 +158,60 @@ def test_the_page_renders_both_candidates_in_chromium(whatif, tmp_path):
     assert snap.returncode == 0 and shot.stat().st_size > 50_000
     # the headline a person reads, and where the page is
     assert f"page: {page}" in whatif["proc"].stdout
+
+
+def test_rules_apply_then_run_publishes_under_the_new_version(copy_of_first_run, small_landing, tmp_path):
+    import json
+
+    from conftest import END_DATE
+
+    home = copy_of_first_run
+    stricter = tmp_path / "stricter.yml"
+    stricter.write_text("tier_thresholds: {A: 75, B: 55}\n", encoding="utf-8")
+    bad = tmp_path / "bad-weights.yml"
+    bad.write_text("dimension_weights: {financial: 0.5}\n", encoding="utf-8")
+    with duckdb.connect(str(home / "published" / "analytics.duckdb"), read_only=True) as con:
+        [(old_version,)] = con.execute("select rules_version from publications where publication_id = 1").fetchall()
+    assert re.fullmatch(r"[0-9a-f]{12}", old_version)  # the first run's rules (dbt_project.yml's vars)
+
+    refused = run_kam(["rules", "apply", str(bad)], home, check=False)
+    assert refused.returncode == 2 and "dimension_weights must sum to 1" in refused.stderr
+    assert not (home / "rules.yml").exists()
+
+    applied = run_kam(["rules", "apply", str(stricter)], home).stdout
+    found = re.search(rf"rules version {old_version} → ([0-9a-f]{{12}}) applied \(tier_thresholds\)", applied)
+    assert found, applied
+    version = found.group(1)
+    movers = int(re.search(r"(\d+) customer\(s\) change tier \(0 up, \d+ down\)", applied).group(1))
+    assert movers > 0
+    assert "tier_thresholds:\n  A: 75\n  B: 55\n  C: 30\n" in (home / "rules.yml").read_text(encoding="utf-8")
+    shown = run_kam(["rules", "show"], home).stdout
+    assert f"rules version in force  {version}" in shown and "not yet built under the rules in force" in shown
+    # a what-if now would compare with marts the rules in force did not make: refused until a run
+    stale = run_kam(["whatif", str(REPO / "examples" / "rules" / "more-weight-on-profit.yml")], home, check=False)
+    assert stale.returncode == 2 and f"built under rules version {old_version}" in stale.stderr
+
+    out = run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat()], home).stdout
+    assert f"published: publication #2 (run date {END_DATE}, rules version {version}," in out
+    # the same data: every tier change since #1 is the rule change's, as previewed when it was applied
+    assert (f"rules version {version} first published (applied " in out and f"after #1 under {old_version}: "
+            f"{movers} tier change(s) since #1: {movers} from the rule change" in out
+            and ", 0 from the data" in out), out
+    with duckdb.connect(str(home / "published" / "analytics.duckdb"), read_only=True) as con:
+        assert con.execute("select rules_version from publications where publication_id = 2").fetchone()[0] == version
+        assert con.execute("select distinct rules_version from tier_publication_log where publication_id = 2"
+                           ).fetchall() == [(version,)]
+        # built under the new thresholds: no score tier A below 75, and scores of 70-75 are B now
+        assert con.execute("select count(*) from customer_value_monthly where score_tier = 'A' "
+                           "and value_score < 75").fetchone()[0] == 0
+        assert con.execute("select count(*) from customer_value_monthly where score_tier = 'B' "
+                           "and value_score >= 70").fetchone()[0] > 0
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        mode, reason, built = con.execute("select mode, reason, rules_version from ops.dbt_builds "
+                                          "order by finished_at desc limit 1").fetchone()
+        history = con.execute("select rules_version, source_file, tier_changes from ops.rules_versions").fetchall()
+    assert (mode, built) == ("full-refresh", version) and "configuration changed" in reason
+    assert [(v, s) for v, s, _ in history] == [(version, str(stricter))] and len(json.loads(history[0][2])) == movers
+    assert f"rules version {version}" in (home / "published" / "report.html").read_text(encoding="utf-8")
+    assert f"scored under rules version {version}" in run_kam(["explain", "C000001"], home).stdout
+    assert f"served publication     #2 under {version}" in run_kam(["rules", "show"], home).stdout

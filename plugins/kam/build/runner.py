@@ -87,15 +87,16 @@ def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = No
 
 
 def record_build(settings: Settings, run_id: str | None, run_date: dt.date, mode: BuildMode,
-                 success: bool, started: dt.datetime, seconds: float) -> None:
+                 success: bool, started: dt.datetime, seconds: float, rules_version: str | None = None) -> None:
 
     with warehouse(settings) as con:
         con.execute("""insert into ops.dbt_builds (run_id, run_date, target, mode, reason, fingerprint,
-                           max_batch_id, rebuild_from_month, success, seconds, started_at, finished_at)
-                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           max_batch_id, rebuild_from_month, success, seconds, started_at, finished_at,
+                           rules_version)
+                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     [run_id, run_date, settings.target, mode.name, mode.reason, mode.fingerprint,
                      mode.max_batch_id, mode.rebuild_from_month, success, seconds, started,
-                     started + dt.timedelta(seconds=seconds)])
+                     started + dt.timedelta(seconds=seconds), rules_version])
 
 
 def build_flags(mode: BuildMode) -> list[str]:
@@ -109,11 +110,16 @@ def build_flags(mode: BuildMode) -> list[str]:
 def build(settings: Settings, run_date: dt.date, run_id: str | None = None,
           full_refresh: bool = False) -> tuple[DbtResult, BuildMode]:
     """One ``dbt build`` for the whole graph, incremental when it can be, recorded in ops.dbt_builds."""
-    mode = build_mode(settings, run_date, full_refresh)
-    log.info("dbt build: %s (%s)", mode.name, mode.reason)
+    from kam.rules import applied_rules, current_rules, rules_version
+
+    applied = applied_rules(settings)  # $KAM_HOME/rules.yml (kam rules apply): part of the fingerprint
+    mode = build_mode(settings, run_date, full_refresh, applied or None)
+    version = rules_version(current_rules(settings))
+    log.info("dbt build: %s (%s), rules version %s%s", mode.name, mode.reason, version,
+             f" (applied: {', '.join(sorted(applied))})" if applied else "")
     started = dt.datetime.now()
     clock = time.monotonic()
     write_run_context(settings, run_date, mode.rebuild_from_month)
-    result = run_dbt(settings, ["build", *build_flags(mode)])
-    record_build(settings, run_id, run_date, mode, result.success, started, time.monotonic() - clock)
+    result = run_dbt(settings, ["build", *build_flags(mode)], extra_vars=applied or None)
+    record_build(settings, run_id, run_date, mode, result.success, started, time.monotonic() - clock, version)
     return result, mode

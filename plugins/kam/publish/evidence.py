@@ -28,10 +28,12 @@ class ProvenPublication:
     run_date: dt.date
     row_counts: dict[str, int]
     served_at: str  # the published file, or the schema on the server
+    rules_version: str | None = None  # the rules the marts were scored under (kam.rules)
 
     def describe(self) -> str:
         marts = "\n".join(f"  {name:<24} {rows:>12,}" for name, rows in self.row_counts.items())
-        return (f"published: publication #{self.publication_id} (run date {self.run_date}, "
+        rules = f", rules version {self.rules_version}" if self.rules_version else ""
+        return (f"published: publication #{self.publication_id} (run date {self.run_date}{rules}, "
                 f"Airflow run {self.run_id})\n  served at {self.served_at}\nrows per mart:\n{marts}")
 
 
@@ -51,7 +53,7 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
     with warehouse(settings, read_only=read_only) as con:
         try:
             rows = con.execute(
-                "select publication_id, status, run_date, row_counts, reason from ops.publications "
+                "select publication_id, status, run_date, row_counts, reason, rules_version from ops.publications "
                 "where run_id = ? order by publication_id desc", [run_id]).fetchall()
         except duckdb.CatalogException:
             rows = []
@@ -59,7 +61,7 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
         raise PublicationNotProven(
             f"build_and_publish run {run_id} recorded no publication in ops.publications: "
             f"nothing was published by this run, the served marts are unchanged")
-    pub_id, status, run_date, row_counts, reason = rows[0]
+    pub_id, status, run_date, row_counts, reason, version = rows[0]
     if status != "published":
         raise PublicationNotProven(f"publication #{pub_id} of run {run_id} is '{status}', not published"
                                    + (f": {reason}" if reason else ""))
@@ -71,7 +73,7 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
     counts = json.loads(row_counts or "{}")
     if not counts:
         raise PublicationNotProven(f"publication #{pub_id} of run {run_id} recorded no row counts")
-    return ProvenPublication(pub_id, run_id, run_date, counts, where)
+    return ProvenPublication(pub_id, run_id, run_date, counts, where, version)
 
 
 def served_at(settings: Settings) -> str:

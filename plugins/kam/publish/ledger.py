@@ -65,16 +65,25 @@ def start_publication(con: duckdb.DuckDBPyConnection, run_id: str | None, run_da
     month: what sales sees after this publication (DOMAIN §7).
     """
     con.execute("begin transaction")
+    version = built_rules_version(con)
     pub_id = insert_publication(
         con, run_id=run_id, run_date=run_date, status="publishing",
         audit_summary=json.dumps(audit_summary or {}, default=str),
         published_path=published_to, started_at=started,
-        data_interval_start=interval[0], data_interval_end=interval[1])
+        data_interval_start=interval[0], data_interval_end=interval[1], rules_version=version)
     con.execute("insert into ops.tier_publication_log "
-                f"select ?, ?, as_of_month, customer_id, tier from ({latest_tiers_sql}) as latest",
-                [pub_id, started])
+                "(publication_id, published_at, as_of_month, customer_id, tier, rules_version) "
+                f"select ?, ?, as_of_month, customer_id, tier, ? from ({latest_tiers_sql}) as latest",
+                [pub_id, started, version])
     con.execute("commit")
     return pub_id
+
+
+def built_rules_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The rules version the marts being published were scored under: the last good build's."""
+    row = con.execute("select rules_version from ops.dbt_builds where success "
+                      "order by finished_at desc limit 1").fetchone()
+    return row[0] if row else None
 
 
 def stuck_publications(con: duckdb.DuckDBPyConnection) -> list[int]:

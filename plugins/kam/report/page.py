@@ -96,6 +96,8 @@ def write_report(src: Source, out: Path, month: dt.date | None = None, months: i
         picker = sorted([*picker, chosen], key=lambda m: m.month)
     labels = data.tier_labels(src, all_months[-min(len(all_months), 24)].month)
     publication = publication or _publication(src)
+    if publication and "rules_version" not in publication:
+        publication = {**publication, "rules_version": _rules_version(src, publication["publication_id"])}
 
     figs: dict[str, dict] = {"tier_mix": figures.tier_mix(data.tier_mix(src, all_months[-1].month), labels)}
     sections = []
@@ -120,12 +122,20 @@ def write_report(src: Source, out: Path, month: dt.date | None = None, months: i
 
 
 def _publication(src: Source) -> dict:
-    df = src.frame("select publication_id, run_date, status from publications order by publication_id")
+    df = src.frame("select * from publications order by publication_id")
     done = df[df["status"] == "published"]
     if done.empty:
         return {}
     row = done.iloc[-1]
     return {"publication_id": int(row["publication_id"]), "run_date": str(row["run_date"])[:10]}
+
+
+def _rules_version(src: Source, publication_id: int) -> str | None:
+    df = src.frame(f"select * from publications where publication_id = {int(publication_id)}")
+    if df.empty or "rules_version" not in df.columns:
+        return None
+    version = df["rules_version"].iloc[0]
+    return version if isinstance(version, str) else None
 
 
 def _card(label: str, value: str, note: str = "") -> str:
@@ -197,6 +207,7 @@ def _page(publication: dict, chosen: data.Month, picker: list[data.Month], secti
     options = "".join(f'<option value="{m.key}"{" selected" if m == chosen else ""}>{m.month:%Y-%m}'
                       f'{"" if m.complete else " (open)"}</option>' for m in reversed(picker))
     pub = (f"publication #{publication['publication_id']}, run date {publication['run_date']}"
+           + (f", rules version {publication['rules_version']}" if publication.get("rules_version") else "")
            if publication else "publication –")
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">

@@ -17,8 +17,8 @@ import duckdb
 
 from kam.config import Settings
 from kam.errors import ConfigError, KamError
+from kam.rules import Candidate, current_rules, load_candidate, models_using, validate
 from kam.whatif.compare import Comparison, compare, latest_complete_month
-from kam.whatif.rules import Candidate, current_rules, load_candidate, models_using, validate
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _one(settings: Settings, candidate: Candidate, current: dict, manifest: dict
         raise ConfigError(f"{candidate.path}: no model reads {', '.join(sorted(changed))}")
     home.mkdir(parents=True)
     with run_lock(settings.kam_home, None, what="kam whatif", echo=echo):  # no run writes while we copy
-        _check_last_build(settings)
+        _check_last_build(settings, current)
         for suffix in ("", ".wal"):
             source = settings.warehouse_path.with_name(settings.warehouse_path.name + suffix)
             if source.exists():
@@ -130,15 +130,23 @@ def _built(copy: Settings) -> list[dict]:
             if r.get("status") == "success"]
 
 
-def _check_last_build(settings: Settings) -> None:
+def _check_last_build(settings: Settings, current: dict) -> None:
+    """The copy must hold what the rules in force built: a good last build, under these rules."""
+    from kam.rules import rules_version
+
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         try:
-            last = con.execute("select success from ops.dbt_builds order by finished_at desc limit 1").fetchone()
+            last = con.execute("select success, rules_version from ops.dbt_builds "
+                               "order by finished_at desc limit 1").fetchone()
         except duckdb.CatalogException:
             last = None
     if not last or not last[0]:
         raise KamError("the warehouse's last dbt build did not succeed: a what-if compares with a good build; "
                        "run `kam run` first")
+    if last[1] is not None and last[1] != rules_version(current):
+        raise KamError(f"the warehouse was built under rules version {last[1]}, the rules in force are "
+                       f"{rules_version(current)} (see kam rules show): run `kam run` first, so that the "
+                       f"comparison starts from what the rules in force make")
 
 
 def _write_movers(c: Comparison, out_dir: Path, stamp: str) -> tuple[Path, Path]:

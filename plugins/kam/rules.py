@@ -1,5 +1,12 @@
-"""The scorecard's rules as a candidate sees them: the rule vars of ``dbt_project.yml``, a candidate
-file's changes to them, and the models a change reaches.
+"""The scorecard's rules: the rule vars of ``dbt_project.yml``, the rules applied over them in
+``$KAM_HOME/rules.yml`` (``kam rules apply``), their version, a candidate file's changes to them,
+and the models a change reaches.
+
+The rules in force are ``dbt_project.yml``'s vars with ``rules.yml`` on top; every build passes the
+applied ones to dbt as ``--vars`` (so a change of rules is a change of the build's fingerprint: a
+full build follows), and records the **rules version** it scored under: the first 12 hex digits of
+the SHA-256 of the rules in force as canonical JSON. Every publication carries the version of the
+build it published (``publications.rules_version``, ``tier_publication_log.rules_version``).
 
 A candidate file names any subset of the rule vars (every var of ``dbt_project.yml`` but the run
 context). A var whose value is a mapping may be given in part (``dimension_weights: {financial:
@@ -11,6 +18,7 @@ are dbt's own, run on the candidate by :func:`validate` before anything is built
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -43,10 +51,28 @@ def project_rules(settings: Settings) -> dict:
     return {k: v for k, v in (project.get("vars") or {}).items() if k not in NOT_RULES}
 
 
+def rules_path(settings: Settings) -> Path:
+    return settings.kam_home / "rules.yml"
+
+
+def applied_rules(settings: Settings) -> dict:
+    """The vars ``rules.yml`` sets (whole values), checked against ``dbt_project.yml``; {} without it."""
+    path = rules_path(settings)
+    if not path.exists():
+        return {}
+    project = project_rules(settings)
+    return load_candidate(path, project).changed(project)
+
+
 def current_rules(settings: Settings) -> dict:
-    """The rules a build uses now: ``dbt_project.yml``'s vars (rules applied with ``kam rules apply``
-    come on top once that exists)."""
-    return project_rules(settings)
+    """The rules a build uses now: ``dbt_project.yml``'s vars with ``rules.yml`` on top."""
+    return {**project_rules(settings), **applied_rules(settings)}
+
+
+def rules_version(rules: dict) -> str:
+    """The version of a set of rules in force: a digest of their canonical JSON."""
+    text = json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def load_candidate(path: Path, current: dict) -> Candidate:
