@@ -26,7 +26,7 @@ BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
 TEST_WORKERS ?= auto
 JAVA_PACKAGES := openjdk-17-jre-headless
 
-.PHONY: setup demo test test-fast lint browser java bi bi-install bench bench-small-files bench-history bench-growth bench-all bench-spark lock lock-lint lock-bi clean
+.PHONY: setup demo test test-fast lint browser java bi bi-install bench bench-small-files bench-history bench-growth bench-whatif bench-all bench-spark lock lock-lint lock-bi clean
 
 setup: $(STAMP)
 
@@ -115,8 +115,12 @@ bench-history: setup
 bench-growth: setup
 	$(BIN)/kam bench --no-main --scales 10000,30000,100000
 
+# what-if: a full run at DESIGN.md §6's scale, then `kam whatif` of the example rules (≤ 0.5× its dbt build)
+bench-whatif: setup
+	$(BIN)/kam bench --no-main --whatif examples/rules/more-weight-on-profit.yml
+
 # every part, one after another
-bench-all: bench bench-small-files bench-history bench-growth
+bench-all: bench bench-small-files bench-history bench-growth bench-whatif
 
 # The Spark target against DuckDB on the same files, at a modest scale (docs/spark.md)
 bench-spark: setup java

@@ -312,8 +312,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     if work.exists() and any(work.iterdir()):
         raise KamError(f"benchmark folder {work} is not empty (choose another --workdir)")
-    if args.no_main and not (args.small_files or args.history_months or args.scales):
-        raise KamError("--no-main needs a series: --small-files, --history-months or --scales")
+    if args.no_main and not (args.small_files or args.history_months or args.scales or args.whatif):
+        raise KamError("--no-main needs a series: --small-files, --history-months, --scales or --whatif")
     settings = base.with_overrides(kam_home=work / "home", landing_dir=work / "landing")
     cache = None if args.no_cache else (Path(args.cache).resolve() if args.cache else base.kam_home / "bench" / "data")
     report_path = None if args.report == "-" else Path(args.report)
@@ -353,6 +353,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         settings.landing_dir.mkdir(parents=True, exist_ok=True)
         _bench_small_files(args, settings, work, run_date, report, cache, echo, append)
     _bench_series(args, settings, work, run_date, cache, echo, append)
+    _bench_whatif(args, settings, work, run_date, report, cache, echo, append)
     echo(f"done in {time.monotonic() - started:.0f}s")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -399,6 +400,23 @@ def _bench_series(args: argparse.Namespace, settings, work: Path, run_date: dt.d
         runs = series.growth(settings, work / "growth", args.scales, args.months, args.seed, run_date, echo=echo,
                              cache=cache, on_point=lambda run: append(None, series.point_line(run)))
         append(None, "\n" + series.growth_markdown(runs), series.growth_target(runs), title)
+
+
+def _bench_whatif(args: argparse.Namespace, settings, work: Path, run_date: dt.date, report, cache, echo,
+                  append) -> None:
+    """kam bench --whatif RULES…: on the main run's warehouse when it ran, else after a full run of its own."""
+    from kam.bench import series
+
+    if not args.whatif:
+        return
+    built = None
+    if report is not None:
+        dbt = next(f.seconds for f in report.stages if f.name == "dbt build")
+        built = (settings, dbt)
+    figures = series.whatif(settings, work / "whatif", args.customers, args.months, args.seed, run_date,
+                            [Path(p).resolve() for p in args.whatif], echo=echo, cache=cache, built=built)
+    append(f"what-if ({', '.join(figures['candidates'])}, {args.customers:,} customers × {args.months} months)",
+           series.whatif_markdown(figures), series.whatif_target(figures))
 
 
 def _int_list(text: str) -> list[int]:
@@ -598,6 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scales", type=_int_list, metavar="N1,N2,...", default=None,
                    help="also a full run at each customer count, --months months (DESIGN.md §6: "
                         "10000,30000,100000)")
+    b.add_argument("--whatif", nargs="+", metavar="RULES.yml", default=None,
+                   help="also time `kam whatif` of these candidate rules on a built warehouse (the main run's, "
+                        "else one full run of its own) against the full run's dbt build (target ≤ 0.5×)")
     b.add_argument("--no-main", action="store_true",
                    help="skip the main run: only the series asked for (make bench-small-files, bench-history, "
                         "bench-growth)")

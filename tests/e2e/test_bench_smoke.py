@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import END_DATE, run_kam
+from conftest import END_DATE, REPO, run_kam
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +15,8 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
     report = tmp_path / "benchmarks.md"
     work = tmp_path / "bench"
     proc = run_kam(["bench", "--customers", "40", "--months", "13", "--date", END_DATE.isoformat(),
-                    "--workdir", str(work), "--report", str(report), "--small-files", "4x300", "--few-files", "2"],
+                    "--workdir", str(work), "--report", str(report), "--small-files", "4x300", "--few-files", "2",
+                    "--whatif", str(REPO / "examples" / "rules" / "more-weight-on-profit.yml")],
                    tmp_path / "home")
     text = report.read_text()
     assert text.startswith("# Benchmarks")
@@ -60,6 +61,10 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
     # the models' compiled SQL run without dbt gives every published mart row for row
     assert '"models_sql_marts_equal": true' in text and '"models_sql_marts_differ": []' in text
     assert re.search(r"dbt build / the models' SQL alone: \*\*[\d.]+×\*\*", text)
+    # the what-if part on the main run's warehouse, against its dbt build
+    assert re.search(r"^\* what-if: more-weight-on-profit \(\d+ model\(s\) rebuilt\) in [\d.]+ s against the full "
+                     r"run's dbt build of [\d.]+ s: \*\*[\d.]+×\*\*", text, re.M), text
+    assert re.search(r"^  \* more-weight-on-profit: key accounts \d+ → \d+", text, re.M)
     assert "appended to" in proc.stdout
     assert not work.exists()  # generated data and state are removed unless --keep
 

@@ -48,7 +48,6 @@ def whatif(first_run, tmp_path_factory):
     shutil.copytree(first_run, home, symlinks=True)
     rules = tmp_path_factory.mktemp("rules")
     (rules / "stricter.yml").write_text("tier_thresholds: {A: 75, B: 55}\n", encoding="utf-8")
-    (rules / "bad-weights.yml").write_text("dimension_weights: {financial: 0.5}\n", encoding="utf-8")
     (rules / "typo.yml").write_text("tier_treshold: {A: 80}\n", encoding="utf-8")
     (rules / "unordered.yml").write_text("tier_thresholds: {A: 40, B: 50}\n", encoding="utf-8")
     live, served = home / "warehouse.duckdb", home / "published" / "analytics.duckdb"
@@ -58,7 +57,7 @@ def whatif(first_run, tmp_path_factory):
                     str(rules / "stricter.yml"), "--out", str(out)], home)
     after = (digest(live), digest(served))
     refusals = {name: run_kam(["whatif", str(rules / f"{name}.yml")], home, check=False)
-                for name in ("bad-weights", "typo", "unordered")}
+                for name in ("typo", "unordered")}
     with duckdb.connect(str(served), read_only=True) as con:
         cvm = con.execute("select * from customer_value_monthly").df()
         cvm["as_of_month"] = pd.to_datetime(cvm["as_of_month"]).dt.date
@@ -129,8 +128,8 @@ def _figures(page: str) -> dict:
 
 def test_invalid_candidates_are_refused_naming_the_var(whatif):
     refusals = whatif["refusals"]
-    for name, said in (("bad-weights", "dimension_weights must sum to 1"),
-                       ("typo", "'tier_treshold' is not a rule var"),
+    # (a weight sum other than 1: test_rules_apply_then_run…; every file check: tests/unit/test_rules.py)
+    for name, said in (("typo", "'tier_treshold' is not a rule var"),
                        ("unordered", "tier_thresholds must satisfy 100 >= A > B > C >= 0")):
         proc = refusals[name]
         assert proc.returncode == 2, (name, proc.stdout, proc.stderr)

@@ -248,3 +248,41 @@ def growth_target(runs: list[dict]) -> tuple[str, str, bool]:
     worst = max(r["full_seconds"] / base["full_seconds"] / (r["rows"] / base["rows"]) for r in runs[1:] or runs)
     span = f"{base['customers']:,} → {runs[-1]['customers']:,} customers"
     return ("linear growth (time ratio ÷ rows ratio ≤ 1)", f"{worst:.2f} ({span})", worst <= 1.0)
+
+
+def whatif(settings: Settings, folder: Path, customers: int, months: int, seed: int, run_date: dt.date,
+           rules: list[Path], echo=print, cache: Path | None = None,
+           built: tuple[Settings, float] | None = None) -> dict:
+    """``kam bench --whatif RULES…``: ``kam whatif`` on a built warehouse, against the full run's dbt
+    build (DESIGN.md / issue what-if: at most half of it). ``built`` (the main run's home and its dbt
+    build seconds) when the main run made one; else a full run first, in ``folder``."""
+    from kam.whatif.run import run_whatif
+
+    if built is None:
+        home = _settings(settings, folder)
+        run = _full_and_daily(home, customers, months, seed, run_date, echo, all_from_start=False, daily=False,
+                              cache=cache)
+        built = (home, run["full_dbt_build"])
+    home, dbt_seconds = built
+    echo(f"what-if of {', '.join(p.name for p in rules)} on {customers:,} customers …")
+    started = time.monotonic()
+    result = run_whatif(home, rules, out_dir=folder / "whatif_out", echo=echo)
+    seconds = time.monotonic() - started
+    shutil.rmtree(folder / "whatif_out", ignore_errors=True)
+    return {"customers": customers, "months": months, "seconds": seconds, "dbt_build": dbt_seconds,
+            "ratio": seconds / dbt_seconds, "candidates": [c.candidate for c in result.comparisons],
+            "models": [len(c.models_rebuilt) for c in result.comparisons],
+            "headlines": [c.headline() for c in result.comparisons]}
+
+
+def whatif_markdown(w: dict) -> str:
+    lines = [f"* what-if: {', '.join(w['candidates'])} ({', '.join(map(str, w['models']))} model(s) rebuilt) in "
+             f"{w['seconds']:.1f} s against the full run's dbt build of {w['dbt_build']:.1f} s: **{w['ratio']:.2f}×** "
+             f"(target ≤ 0.5×: {'met' if w['ratio'] <= 0.5 else 'not met'})"]
+    lines += [f"  * {h}" for h in w["headlines"]]
+    return "\n".join(lines) + "\n"
+
+
+def whatif_target(w: dict) -> tuple[str, str, bool]:
+    return ("what-if ≤ 0.5× the full run's dbt build",
+            f"{w['ratio']:.2f}× ({w['seconds']:.1f} s vs {w['dbt_build']:.1f} s)", w["ratio"] <= 0.5)
