@@ -36,9 +36,14 @@ def spark_run(tmp_path_factory, small_landing):
 
 @pytest.fixture(scope="module")
 def served_first(spark_run):
-    """What database ``analytics`` serves after the first run, counted on Spark itself (one JVM for
-    the parity test and the kill drill, which must find it unchanged)."""
-    return _spark_job(spark_run[0], "served", with_counts=True)
+    """What database ``analytics`` serves after the first run: publication 1 and the rows of every table,
+    as its publish job counted them on Spark (the ledger's row counts; the kill drill counts them again in
+    ``analytics`` itself, in a Spark job, and finds them unchanged)."""
+    ledger = duckdb.connect(str(spark_run[0] / "warehouse.duckdb"), read_only=True)
+    pub_id, counts = ledger.execute("select publication_id, row_counts from ops.publications "
+                                    "where status = 'published' order by publication_id desc limit 1").fetchone()
+    ledger.close()
+    return {"publication_id": pub_id, "missing_marts": [], "counts": json.loads(counts)}
 
 
 def _rows(home, mart):
@@ -137,9 +142,10 @@ def test_killed_spark_publication_leaves_served_marts_complete(spark_run, small_
     copies = {m: len(_rows(home, m)) for m in PUBLISHED_MARTS}
     killed = _publish(home, KAM_FAULT_KILL_AT="publish.mid_copy")
     assert killed.returncode == -9, killed.stderr[-2000:]
-    after = _spark_job(home, "served", with_counts=True)
+    after = _spark_job(home, "served", with_counts=True)  # counted in database analytics itself, on Spark
     assert after == before  # analytics still serves publication 1, every table whole
     assert {m: len(_rows(home, m)) for m in PUBLISHED_MARTS} == copies
+    assert {m: after["counts"][m] for m in PUBLISHED_MARTS} == copies  # what Spark serves, the copies hold
     ledger = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     assert ledger.execute("select publication_id, status from ops.publications order by 1").fetchall() == \
         [(1, "published"), (2, "publishing")]

@@ -106,7 +106,7 @@ def _driver(mover: dict) -> str:
 
 
 def _tier_bars(c: Comparison) -> dict:
-    names = [f"{t['tier']} · {t['label_zh']} {t['label_en']}" for t in c.tiers]
+    names = [f"{t['tier']} {t['label_zh']}" for t in c.tiers]  # short: the axis stays readable
     traces = [{"type": "bar", "name": label, "x": names, "y": [t[key] for t in c.tiers], "marker": {"color": colour},
                "hovertemplate": "%{x}: %{y:,} customers<extra>" + label + "</extra>"}
               for key, label, colour in (("before", "现行规则 current rules", "#9dc3e6"),
