@@ -6,8 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
+import pytest
+
 from kam.airflow.orchestrate import ensure_airflow, run_dags
 from kam.config import load_settings
+
+pytestmark = pytest.mark.slow  # a real Airflow (migrate, dags test): make test, not make test-fast
 
 
 def test_dags_run_in_order_in_one_process_and_stop_at_the_first_failure(tmp_path, monkeypatch):

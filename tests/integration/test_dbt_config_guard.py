@@ -10,6 +10,8 @@ import pytest
 from kam.build.runner import run_dbt
 from kam.config import Settings
 
+pytestmark = pytest.mark.slow  # three dbt invocations (start-up and a full parse each): make test, not test-fast
+
 
 @pytest.mark.parametrize("bad_vars,message", [
     ({"dimension_weights": {"financial": 0.5, "sales": 0.3, "customer": 0.2, "service": 0.2}},

@@ -105,8 +105,9 @@ def _one(settings: Settings, candidate: Candidate, current: dict, manifest: dict
         con.execute("create schema whatif_current")
         for table in CURRENT_TABLES:
             con.execute(f"create table whatif_current.{table} as select * from marts.{table}")
-    echo(f"{candidate.name}: rebuilding {len(models)} model(s) that read the changed rules, and what follows "
-         f"from them, on a copy of the warehouse …")
+    reached, total = _downstream(manifest, models)
+    echo(f"{candidate.name}: rebuilding {reached} of {total} models ({', '.join(models)} read "
+         f"{', '.join(sorted(changed))}; the rest follow from them) on a copy of the warehouse …")
     result = run_dbt(copy, ["run", "--full-refresh", "--select", *(f"{m}+" for m in models)],
                      extra_vars=candidate.rules)
     if not result.success:
@@ -122,6 +123,21 @@ def _one(settings: Settings, candidate: Candidate, current: dict, manifest: dict
     comparison.models_rebuilt = sorted({n["name"] for n in _built(copy)})
     comparison.seconds = round(time.monotonic() - started, 1)
     return comparison
+
+
+def _downstream(manifest: dict, models: list[str]) -> tuple[int, int]:
+    """How many models ``dbt run --select m+`` rebuilds, of how many in the project."""
+    children = manifest.get("child_map", {})
+    ids = {uid: node["name"] for uid, node in manifest.get("nodes", {}).items() if node.get("resource_type") == "model"}
+    todo = [uid for uid, name in ids.items() if name in models]
+    seen: set[str] = set()
+    while todo:
+        uid = todo.pop()
+        if uid in seen or uid not in ids:
+            continue
+        seen.add(uid)
+        todo.extend(children.get(uid, []))
+    return len(seen), len(ids)
 
 
 def _built(copy: Settings) -> list[dict]:
