@@ -143,7 +143,7 @@ def _downstream(manifest: dict, models: list[str]) -> tuple[int, int]:
 def _built(copy: Settings) -> list[dict]:
     results = json.loads((copy.kam_home / "dbt" / "target" / "run_results.json").read_text(encoding="utf-8"))
     return [{"name": r["unique_id"].split(".")[-1]} for r in results.get("results", [])
-            if r.get("status") == "success"]
+            if r.get("status") == "success" and r["unique_id"].startswith("model.")]  # not the run-start hooks
 
 
 def _check_last_build(settings: Settings, current: dict) -> None:
