@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,11 @@ def apply_rules(settings: Settings, path: Path, echo: Callable[[str], None] = pr
             latest = con.execute("select max(as_of_month) from marts.customer_value_monthly").fetchone()[0]
         preview = run_whatif(settings, [Path(path)], latest, echo=echo).comparisons[0]
     else:
-        validate(settings, candidate, settings.kam_home / "whatif" / ".check")
+        scratch = settings.kam_home / "whatif" / ".check"
+        try:
+            validate(settings, candidate, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         preview = None
     applied = candidate.changed(project)  # every var that now differs from dbt_project.yml
     now = dt.datetime.now().replace(microsecond=0)

@@ -14,8 +14,6 @@ class Comparison:
     candidate: str
     month: dt.date
     changed: dict  # var -> (current value, candidate value)
-    customers: int = 0
-    revenue: float = 0.0
     tiers: list[dict] = field(default_factory=list)  # tier, label, rank, before, after
     key_accounts: tuple[int, int] = (0, 0)
     key_revenue_share: tuple[float | None, float | None] = (None, None)
@@ -59,10 +57,6 @@ def compare(con, name: str, month: dt.date, current_rules: dict, candidate_rules
              a as (select * from marts.customer_value_monthly where as_of_month = $m)
     """
     params = {"m": month}
-    out.customers, out.revenue = con.execute(
-        "select count(*), coalesce(sum(revenue), 0) from whatif_current.customer_value_monthly "
-        "where as_of_month = $m", params).fetchone()
-    out.revenue = float(out.revenue)
     rows = con.execute(pair + """
         select l.tier, l.label_en, l.label_zh, l.tier_rank,
                (select count(*) from b where b.tier = l.tier), (select count(*) from a where a.tier = l.tier)

@@ -120,7 +120,7 @@ def _one(settings: Settings, candidate: Candidate, current: dict, manifest: dict
         if not have:
             raise KamError(f"no month {chosen:%Y-%m} in customer_value_monthly")
         comparison = compare(con, candidate.name, chosen, current, candidate.rules, changed)
-    comparison.models_rebuilt = sorted({n["name"] for n in _built(copy)})
+    comparison.models_rebuilt = _built(copy)
     comparison.seconds = round(time.monotonic() - started, 1)
     return comparison
 
@@ -140,10 +140,11 @@ def _downstream(manifest: dict, models: list[str]) -> tuple[int, int]:
     return len(seen), len(ids)
 
 
-def _built(copy: Settings) -> list[dict]:
+def _built(copy: Settings) -> list[str]:
+    """The models the candidate's dbt run built (not its run-start hooks)."""
     results = json.loads((copy.kam_home / "dbt" / "target" / "run_results.json").read_text(encoding="utf-8"))
-    return [{"name": r["unique_id"].split(".")[-1]} for r in results.get("results", [])
-            if r.get("status") == "success" and r["unique_id"].startswith("model.")]  # not the run-start hooks
+    return sorted(r["unique_id"].split(".")[-1] for r in results.get("results", [])
+                  if r.get("status") == "success" and r["unique_id"].startswith("model."))
 
 
 def _check_last_build(settings: Settings, current: dict) -> None:
