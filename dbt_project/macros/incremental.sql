@@ -32,7 +32,7 @@
 {#- The first month a model reads to recompute from kam_from_month(): ``lookback``
     months earlier, for trailing windows and lags. -#}
 {% macro kam_read_from_month(lookback) -%}
-    cast({{ dbt.dateadd('month', -lookback, kam_from_month()) }} as date)
+    {{ kam_add_months(kam_from_month(), -lookback) }}
 {%- endmacro %}
 
 {#- Config of a monthly model: the months being recomputed are deleted, then the new

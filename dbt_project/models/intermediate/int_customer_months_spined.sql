@@ -17,11 +17,10 @@ final as (
         -- the as-of date: month end for closed months, the run date for the current one
         case
             when months.as_of_month = {{ month_start(kam_run_date()) }} then {{ kam_run_date() }}
-            else cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'months.as_of_month')) }} as date)
+            else {{ kam_month_end('months.as_of_month') }}
         end as as_of_date,
         months.as_of_month < {{ month_start(kam_run_date()) }} as is_complete_month,
-        cast({{ dbt.dateadd('month', 1 - var('window_months'), 'months.as_of_month') }} as date)
-            as window_start_month
+        {{ kam_add_months('months.as_of_month', 1 - var('window_months')) }} as window_start_month
     from customers
     inner join months
         on customers.customer_since_month <= months.as_of_month

@@ -49,7 +49,7 @@ invoices as (
         {{ month_start('order_lines.paid_date') }} as paid_month,
         {{ kam_first_as_of_month('order_lines.invoice_due_date', 'run.run_date', false) }} as due_by_month,
         {{ kam_first_as_of_month('order_lines.invoice_due_date', 'run.run_date', true) }} as past_due_month,
-        {{ kam_first_as_of_month('cast(' ~ dbt.dateadd('day', var('overdue_days'), 'order_lines.invoice_due_date') ~ ' as date)', 'run.run_date', true) }}  -- noqa: LT05
+        {{ kam_first_as_of_month(kam_add_days('order_lines.invoice_due_date', var('overdue_days')), 'run.run_date', true) }}  -- noqa: LT05
             as past_limit_month,
         {{ kam_first_as_of_month('order_lines.paid_date', 'run.run_date', false) }} as paid_by_month,
         {{ dbt.datediff('order_lines.order_date', 'order_lines.paid_date', 'day') }} as days_to_pay  -- noqa: LT05
