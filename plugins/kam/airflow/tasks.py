@@ -211,7 +211,7 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
     elif settings.target == "spark":
         from kam.publish.spark import publish_spark as publish
     pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary, interval_from(context))
-    proven = prove_publication(settings, run_id_from(context), read_only=False)
+    proven = prove_publication(settings, run_id_from(context), read_only=False, served_id=pub.served_id)
     if proven.publication_id != pub.publication_id:
         raise RuntimeError(f"publish made publication #{pub.publication_id}, but the ledger's latest for this "
                            f"run is #{proven.publication_id}")

@@ -37,10 +37,14 @@ class ProvenPublication:
                 f"Airflow run {self.run_id})\n  served at {self.served_at}\nrows per mart:\n{marts}")
 
 
-def prove_publication(settings: Settings, run_id: str | None, read_only: bool = True) -> ProvenPublication:
+def prove_publication(settings: Settings, run_id: str | None, read_only: bool = True,
+                      served_id: int | None = None) -> ProvenPublication:
     """The publication the DAG run ``run_id`` made, checked in the ledger and where BI reads it;
     raises :class:`PublicationNotProven` saying what did not happen. ``read_only=False`` inside
-    the pipeline's own process (the publish task), which is the warehouse's writer anyway."""
+    the pipeline's own process (the publish task), which is the warehouse's writer anyway.
+    ``served_id``: what the served marts name as read back by the publisher after its switch
+    (the Spark target's publishing job; :class:`kam.publish.ledger.Publication`), else asked here.
+    ``kam run`` always asks anew, after the DAG run."""
     from kam.warehouse import warehouse
 
     if not run_id:
@@ -65,7 +69,8 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
     if status != "published":
         raise PublicationNotProven(f"publication #{pub_id} of run {run_id} is '{status}', not published"
                                    + (f": {reason}" if reason else ""))
-    served, where = served_publication_id(settings), served_at(settings)
+    served = served_id if served_id is not None else served_publication_id(settings)
+    where = served_at(settings)
     if served != pub_id:
         raise PublicationNotProven(
             f"publication #{pub_id} of run {run_id} is recorded as published, but {where} serves "

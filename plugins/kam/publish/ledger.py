@@ -30,6 +30,9 @@ class Publication:
     row_counts: dict[str, int]
     reason: str | None = None
     written: dict[str, str] = field(default_factory=dict)  # mart -> copied | unchanged | N of M months
+    # the publication the served marts name, read back by the publisher after its switch where reading
+    # it anew is costly (Spark: in the publishing job's own session, not in another JVM); None: ask
+    served_id: int | None = None
 
 
 DataInterval = tuple[dt.datetime | None, dt.datetime | None]

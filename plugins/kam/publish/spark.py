@@ -82,18 +82,34 @@ def _recover(settings: Settings, con, served: dict) -> None:
 
 def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, audit_summary: dict | None = None,
                   interval: DataInterval = (None, None)) -> Publication:
-    from kam.report.publication import serve_report
+    """The whole publication in one Spark job, so in one JVM (each start costs ~10 s): what
+    ``analytics`` serves, the ledger, ``analytics_v<id>``, the switch, the report, the Parquet
+    copies, and what ``analytics`` serves afterwards, asked of the catalog in the same session."""
+    result = run_job(settings, "publication", {
+        "run_id": run_id, "run_date": run_date.isoformat(), "audit_summary": audit_summary,
+        "interval": [d.isoformat() if d else None for d in interval]})
+    return Publication(int(result["publication_id"]), "published", None,
+                       {k: int(v) for k, v in result["counts"].items()}, served_id=result["served_id"])
 
+
+def publish_in_session(settings: Settings, spark, run_id: str | None, run_date: str, audit_summary: dict | None,
+                       interval: list[str | None]) -> dict:
+    """The Spark job ``publication`` (kam.spark.jobs), in the job's process and Spark session."""
+    from kam.report.publication import serve_report
+    from kam.spark import jobs
+
+    day = dt.date.fromisoformat(run_date)
+    data_interval = tuple(dt.datetime.fromisoformat(d) if d else None for d in interval)
     started = dt.datetime.now()
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".kam-spark-publish-", dir=settings.tmp_dir))
     try:
-        served = run_job(settings, "served", {"tiers_out": str(work / "tiers.parquet"), "with_counts": True})
+        served = jobs.served(settings, spark, tiers_out=str(work / "tiers.parquet"), with_counts=True)
         if served["missing_marts"]:
             raise RuntimeError(f"cannot publish: marts missing on Spark: {served['missing_marts']}")
         with warehouse(settings) as con:
             _recover(settings, con, served)
-            pub_id = start_publication(con, run_id, run_date, audit_summary, served_at(settings), started, interval,
+            pub_id = start_publication(con, run_id, day, audit_summary, served_at(settings), started, data_interval,
                                        f"select * from read_parquet('{work / 'tiers.parquet'}')")
             checkpoint("publish.after_log")
             ops_counts = {}
@@ -107,9 +123,8 @@ def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, aud
                 ops_counts[table] = con.execute(f"select count(*) from ops.{table}").fetchone()[0]
         snapshot = snapshot_path(settings, pub_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
-        result = run_job(settings, "publish", {
-            "publication_id": pub_id, "run_date": run_date.isoformat(), "ops_dir": str(work / "ops"),
-            "ops_counts": ops_counts, "export_dir": str(work / "export"), "snapshot": str(snapshot)})
+        result = jobs.publish(settings, spark, publication_id=pub_id, run_date=run_date, ops_dir=str(work / "ops"),
+                              ops_counts=ops_counts, export_dir=str(work / "export"), snapshot=str(snapshot))
         checkpoint("publish.after_replace")
         serve_report(settings, Path(result["report"]) if result["report"] else None)
         _write_parquet_copies(settings, pub_id)
@@ -121,7 +136,7 @@ def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, aud
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("publication %s: %s (%s)", pub_id, served_at(settings), ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return Publication(pub_id, "published", None, counts)
+    return {"publication_id": pub_id, "counts": counts, "served_id": jobs.served_publication(spark)}
 
 
 def _drop_old_snapshots(settings: Settings, served_id: int) -> None:

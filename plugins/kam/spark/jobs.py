@@ -4,7 +4,9 @@
 the tier log). ``audit``: the reconciliations, GX mart suites and drift checks on Spark.
 ``publish``: a new versioned database ``analytics_v<id>``, checked, mirrored into a local
 DuckDB snapshot (report and Parquet copies), then served by pointing the views of
-``analytics`` at it. The result (or the job's error) is written as JSON to ``<out>``.
+``analytics`` at it. ``publication``: a whole publication in one JVM (``served``, the ledger,
+``publish``, the report and Parquet copies: kam.publish.spark). The result (or the job's
+error) is written as JSON to ``<out>``.
 """
 
 from __future__ import annotations
@@ -194,7 +196,15 @@ def _drop_old_versions(spark, served_id: int, keep: int) -> list[str]:
     return [f"{VERSION_PREFIX}{v}" for v in older]
 
 
-JOBS = {"served": served, "audit": audit, "publish": publish}
+def publication(settings: Settings, spark, **payload) -> dict:
+    """A whole publication (kam.publish.spark.publish_in_session): the served state, the ledger,
+    :func:`publish`, the report and Parquet copies, and what ``analytics`` serves afterwards."""
+    from kam.publish.spark import publish_in_session
+
+    return publish_in_session(settings, spark, **payload)
+
+
+JOBS = {"served": served, "audit": audit, "publish": publish, "publication": publication}
 
 
 def main(argv: list[str]) -> int:
