@@ -1,7 +1,9 @@
 """The notify DAG after a real publication (issue 34): `kam run` with a notify.yml runs ingest,
 build_and_publish and notify through Airflow; every account manager with alerts gets a digest by
 mail on a real SMTP server on the loopback, with every alert of the month (the first digest: all
-are news), and a second `kam notify` sends nothing twice."""
+are news), and a second `kam notify` sends nothing twice. The run is `kam run --full-refresh`: the
+flag reaches dbt through the DAG run's conf (test_incremental.py compares full and incremental builds
+on copies, without a run of its own for it)."""
 
 from __future__ import annotations
 
@@ -33,9 +35,13 @@ def test_a_publication_is_followed_by_each_managers_digest_once(copy_of_first_ru
             "where a.as_of_month = (select max(as_of_month) from customer_value_monthly) group by 1").fetchall())
     first = sorted(m for m in per_manager if not m.startswith("("))[0]
     (home / "notify.yml").write_text(CONFIG.format(manager=first), encoding="utf-8")
-    proc = run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat()], home,
-                   AIRFLOW_CONN_KAM_SMTP=smtp_server.conn)
+    proc = run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat(), "--full-refresh"],
+                   home, AIRFLOW_CONN_KAM_SMTP=smtp_server.conn)
     assert "running DAGs ingest, build_and_publish, notify" in proc.stdout
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        mode, reason = con.execute("select mode, reason from ops.dbt_builds "
+                                   "order by finished_at desc limit 1").fetchone()
+    assert (mode, reason) == ("full-refresh", "requested (--full-refresh)")
     assert "notify succeeded" in proc.stdout and "published: publication #2" in proc.stdout
     mails = smtp_server.messages
     assert f"digests: {len(mails) } message(s) sent for publication #2" in proc.stdout
