@@ -26,7 +26,7 @@ BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
 TEST_WORKERS ?= auto
 JAVA_PACKAGES := openjdk-17-jre-headless
 
-.PHONY: setup demo test test-fast lint browser java bi bi-install bench bench-small-files bench-history bench-growth bench-whatif bench-all bench-spark lock lock-lint lock-bi clean
+.PHONY: setup demo test test-fast lint docs browser java bi bi-install bench bench-small-files bench-history bench-growth bench-whatif bench-all bench-spark lock lock-lint lock-bi clean
 
 setup: $(STAMP)
 
@@ -125,6 +125,10 @@ bench-all: bench bench-small-files bench-history bench-growth bench-whatif
 # The Spark target against DuckDB on the same files, at a modest scale (docs/spark.md)
 bench-spark: setup java
 	$(BIN)/kam bench --customers 10000 --spark
+
+# docs/configuration.md from the settings table (plugins/kam/settings_table.py; a unit test compares)
+docs: setup
+	$(BIN)/python -m kam.settings_table > docs/configuration.md
 
 # Re-resolve the lock from the top-level requirements (needs the package registry).
 lock:

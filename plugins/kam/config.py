@@ -62,7 +62,8 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where state lives and the ingest limits. Build with :func:`load_settings`."""
+    """Every setting (the table with their defaults and meanings: kam.settings_table, generated into
+    docs/configuration.md). Build with :func:`load_settings`."""
 
     kam_home: Path
     landing_dir: Path
@@ -105,6 +106,12 @@ class Settings:
     # KAM_NOTIFY: who is told what after each publication (kam.notify, docs/notify.md); default
     # $KAM_HOME/notify.yml when it exists; without one nothing is sent
     notify_override: Path | None = None
+    # scheduling and who is told (kam.airflow.dag_defaults, kam.notify.ops)
+    ingest_schedule: str | None = "@daily"  # KAM_INGEST_SCHEDULE: cron or preset; none: only when triggered
+    task_retries: int = 2  # KAM_TASK_RETRIES: under a scheduler (kam run sets 0)
+    publication_deadline: str | None = None  # KAM_PUBLICATION_DEADLINE: cron of the deadline check
+    publication_deadline_tz: str = "UTC"  # KAM_PUBLICATION_DEADLINE_TZ
+    alert_webhook: str | None = None  # KAM_ALERT_WEBHOOK: on call without a notify.yml
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -298,4 +305,15 @@ def load_settings() -> Settings:
                           if os.environ.get("KAM_SOURCES") else None),
         notify_override=(Path(os.environ["KAM_NOTIFY"]).expanduser().resolve()
                          if os.environ.get("KAM_NOTIFY") else None),
+        ingest_schedule=_off_or_value(os.environ.get("KAM_INGEST_SCHEDULE", "@daily")),
+        task_retries=_env_int("KAM_TASK_RETRIES", 2, minimum=0),
+        publication_deadline=_off_or_value(os.environ.get("KAM_PUBLICATION_DEADLINE", "")),
+        publication_deadline_tz=(os.environ.get("KAM_PUBLICATION_DEADLINE_TZ") or "UTC").strip() or "UTC",
+        alert_webhook=os.environ.get("KAM_ALERT_WEBHOOK") or None,
     )
+
+
+def _off_or_value(raw: str) -> str | None:
+    """A schedule: None when empty, ``none`` or ``manual``."""
+    value = raw.strip()
+    return None if value.lower() in ("", "none", "manual") else value

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pendulum
 
-from kam.config import SOURCES, min_business_date_from_env
+from kam.config import SOURCES, load_settings, min_business_date_from_env
 from kam.notify.ops import OnCallNotifier
 
 
@@ -26,27 +24,26 @@ RAW_SOURCES = SOURCES  # one asset kam.raw.<source> per landing source
 def ingest_schedule() -> str | None:
     """When ``ingest`` runs: ``KAM_INGEST_SCHEDULE`` (a cron expression or preset such as
     ``0 6 * * *``; ``none`` for manual/REST triggers only), default ``@daily``."""
-    value = os.environ.get("KAM_INGEST_SCHEDULE", "@daily").strip()
-    return None if value.lower() in ("", "none", "manual") else value
+    return load_settings().ingest_schedule
 
 
 def publication_deadline():
     """When the ``publication_deadline`` DAG checks that a publication happened today:
     ``KAM_PUBLICATION_DEADLINE`` (a cron expression, e.g. ``0 7 * * *``) in
     ``KAM_PUBLICATION_DEADLINE_TZ`` (default UTC, e.g. Asia/Shanghai); unset: never (None)."""
-    cron = os.environ.get("KAM_PUBLICATION_DEADLINE", "").strip()
-    if not cron or cron.lower() == "none":
+    settings = load_settings()
+    if settings.publication_deadline is None:
         return None
     from airflow.sdk import CronTriggerTimetable
 
-    return CronTriggerTimetable(cron, timezone=os.environ.get("KAM_PUBLICATION_DEADLINE_TZ", "UTC").strip() or "UTC")
+    return CronTriggerTimetable(settings.publication_deadline, timezone=settings.publication_deadline_tz)
 
 
 def default_args() -> dict:
     return {
         "owner": "kam",
         # kam run (airflow dags test) sets KAM_TASK_RETRIES=0: a retry there only waits
-        "retries": int(os.environ.get("KAM_TASK_RETRIES", "2")),
+        "retries": load_settings().task_retries,
         "retry_delay": pendulum.duration(minutes=2),
         "pool": "kam_warehouse",  # one writer at a time for the DuckDB warehouse
         # Airflow's notifier interface: logs, then tells notify.yml's on_call routes (or KAM_ALERT_WEBHOOK)

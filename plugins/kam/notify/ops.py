@@ -12,7 +12,6 @@ Light at import: DAG files import this module when they are parsed.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from airflow.sdk import BaseNotifier
@@ -48,14 +47,16 @@ def send_on_call(message) -> list[str]:
     from kam.notify.config import ChannelSpec, load_notify
 
     problems = []
+    config, webhook = None, None
     try:
-        config = load_notify(load_settings().notify_path)
-    except Exception as exc:  # noqa: BLE001 - a broken notify.yml must not hide the failure being reported
-        log.error("cannot read the notify configuration: %s", exc)
-        config = None
+        settings = load_settings()
+        webhook = settings.alert_webhook
+        config = load_notify(settings.notify_path)
+    except Exception as exc:  # noqa: BLE001 - a broken setting or notify.yml must not hide the failure reported
+        log.error("cannot read the settings or the notify configuration: %s", exc)
     routes = config.on_call if config else {}
     targets = [(channel(config.channels[name]), addresses) for name, addresses in routes.items()] if config else []
-    if not targets and os.environ.get("KAM_ALERT_WEBHOOK"):
+    if not targets and webhook:
         targets = [(AnyAnswerWebhook(ChannelSpec("KAM_ALERT_WEBHOOK", "slack", webhook="env:KAM_ALERT_WEBHOOK")), ())]
     for target, addresses in targets:
         try:
