@@ -115,7 +115,7 @@ def validate(settings: Settings, candidate: Candidate, workdir: Path) -> None:
     against a throwaway DuckDB file: refused naming the var, before anything is copied or built."""
     from dataclasses import replace
 
-    from kam.build.runner import run_dbt
+    from kam.transform.runner import run_dbt
 
     scratch = replace(settings, kam_home=workdir, target="duckdb")
     workdir.mkdir(parents=True, exist_ok=True)

@@ -98,11 +98,11 @@ def _incremental_then_full(staged, full_on_copy: Path) -> tuple[tuple, dict, dic
 
 
 def _full_build_on_copy(home: Path, copy: Path, landing: Path) -> dict:
-    """kam's build step (:func:`kam.build.runner.build`, what the DAG's dbt_build task calls) with
+    """kam's build step (:func:`kam.transform.runner.build`, what the DAG's dbt_build task calls) with
     ``full_refresh`` on a copy of the home; its marts, as :func:`_published` reads a published file."""
-    from kam.build.runner import build
     from kam.config import Settings
     from kam.marts import PUBLISHED_MARTS
+    from kam.transform.runner import build
 
     shutil.copytree(home, copy, symlinks=True)
     result, mode = build(Settings(kam_home=copy, landing_dir=landing), END, full_refresh=True)

@@ -7,8 +7,8 @@ import json
 import duckdb
 import pytest
 
-from kam.build.runner import run_dbt
 from kam.config import Settings
+from kam.transform.runner import run_dbt
 
 pytestmark = pytest.mark.slow  # three dbt invocations (start-up and a full parse each): make test, not test-fast
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # three dbt invocations (start-up and a full pars
 def test_bad_business_configuration_stops_the_build_before_any_model(tmp_path, caplog, bad_vars, message):
     settings = Settings(kam_home=tmp_path, landing_dir=tmp_path / "landing")
     duckdb.connect(str(settings.warehouse_path)).close()
-    with caplog.at_level("INFO", logger="kam.build.runner"):
+    with caplog.at_level("INFO", logger="kam.transform.runner"):
         result = run_dbt(settings, ["build"], extra_vars=bad_vars)
     assert not result.success
     assert message in caplog.text, json.dumps(result.failures)

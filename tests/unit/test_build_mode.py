@@ -1,4 +1,4 @@
-"""When a dbt build may be incremental, and from which month (kam.build.runner.build_mode).
+"""When a dbt build may be incremental, and from which month (kam.transform.runner.build_mode).
 
 A real warehouse file with real ops and raw tables; no dbt run (the e2e test
 tests/e2e/test_incremental.py proves incremental builds equal full ones)."""
@@ -9,10 +9,10 @@ import datetime as dt
 
 import pytest
 
-from kam.build.context import write_run_context
-from kam.build.mode import build_mode, fingerprint
-from kam.build.runner import record_build
 from kam.config import Settings
+from kam.transform.context import write_run_context
+from kam.transform.mode import build_mode, fingerprint
+from kam.transform.runner import record_build
 from kam.warehouse import warehouse
 
 D = dt.date(2026, 10, 14)

@@ -154,8 +154,8 @@ def _sync_to_lake(settings, source: str) -> dict[str, int]:
 def dbt_build_task(context: Mapping[str, Any]) -> dict:
     """``dbt build`` (seeds, models, tests) on the working warehouse, incremental unless
     ``conf.full_refresh`` asks for a full rebuild; a failure refuses publication."""
-    from kam.build.runner import build
     from kam.publish.ledger import record_refusal
+    from kam.transform.runner import build
 
     settings = load_settings()
     run_date = run_date_from(context)

@@ -13,10 +13,10 @@ from kam.bench.fair_floor import compare, fair_floor
 from kam.bench.floors import floor_job, load_floor, published_core, same_monthly
 from kam.bench.models_sql import models_sql, same_marts
 from kam.bench.report import BenchReport, Figure
-from kam.build.runner import target_dir
 from kam.config import Settings
 from kam.marts import PUBLISHED_MARTS
 from kam.memory import self_peak_mb
+from kam.transform.runner import target_dir
 
 
 def _timed(func, *args):

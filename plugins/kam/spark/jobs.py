@@ -130,7 +130,7 @@ def _mart_frame(spark, mart: str, suite, max_rows: int, result):
 def documented_columns(settings: Settings) -> dict[str, list[str]]:
     """Each published mart's columns in their documented order (the BI contract; Spark moves
     partition columns last), from the manifest of the build being published."""
-    from kam.build.runner import target_dir
+    from kam.transform.runner import target_dir
 
     nodes = json.loads((target_dir(settings) / "manifest.json").read_text())["nodes"]
     return {mart: list(nodes[f"model.kam.{mart}"]["columns"]) for mart in PUBLISHED_MARTS}

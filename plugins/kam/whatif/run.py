@@ -85,8 +85,8 @@ def run_whatif(settings: Settings, paths: list[Path], month: dt.date | None = No
 
 def _one(settings: Settings, candidate: Candidate, current: dict, manifest: dict, home: Path,
          month: dt.date | None, echo: Callable[[str], None]) -> Comparison:
-    from kam.build.runner import run_dbt
     from kam.runlock import run_lock
+    from kam.transform.runner import run_dbt
 
     started = time.monotonic()
     changed = candidate.changed(current)

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kam.build.context import write_run_context
-from kam.build.mode import BuildMode, build_mode
 from kam.config import Settings
 from kam.memory import wait_child
+from kam.transform.context import write_run_context
+from kam.transform.mode import BuildMode, build_mode
 from kam.warehouse import warehouse
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def build_flags(mode: BuildMode) -> list[str]:
     """A full build runs everything. An incremental one leaves out dbt's unit tests: they check
     the models and rules on fixed rows, not the data, and an incremental build happens only
     when the models, macros, seeds and rules are those of the last good build (its
-    fingerprint, :mod:`kam.build.mode`), whose full build ran them. Data tests always run."""
+    fingerprint, :mod:`kam.transform.mode`), whose full build ran them. Data tests always run."""
     return ["--full-refresh"] if mode.full_refresh else ["--exclude-resource-type", "unit_test"]
 
 
