@@ -92,6 +92,7 @@ $(LINT_STAMP): requirements-lint.lock $(STAMP)
 # against a throwaway DuckDB file, with dbt's target and logs outside the project.
 lint: setup $(LINT_STAMP)
 	$(BIN)/ruff check plugins dags tests deploy
+	PYTHONPATH=plugins $(LINT_VENV)/bin/lint-imports --no-cache  # the layers of plugins/kam (.importlinter)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd dbt_project \
 	  && KAM_WAREHOUSE_PATH="$$tmp/lint.duckdb" DBT_TARGET_PATH="$$tmp/target" DBT_LOG_PATH="$$tmp/logs" \
 	     ../$(LINT_VENV)/bin/sqlfluff lint models tests --disable-progress-bar

@@ -368,13 +368,14 @@ def _bench_small_files(args: argparse.Namespace, settings, work: Path, run_date:
                        append) -> None:
     """kam bench --small-files: the same order lines as many files and as a few, ingested."""
     from kam.bench import series
+    from kam.bench.data import landing_for
 
     if args.small_files:
         many, lines = args.small_files
         source = settings.landing_dir
         if report is None:  # --no-main: the order lines of the main run's landing, from the cache
             echo(f"source landing for the small files: {args.customers:,} customers × {args.months} months …")
-            series.landing_for(settings, cache, echo, customers=args.customers, months=args.months, seed=args.seed,
+            landing_for(settings, cache, echo, customers=args.customers, months=args.months, seed=args.seed,
                                end_date=run_date, daily_tail=True, **_volumes(args, BENCH_PER_CUSTOMER))
         figures = series.small_files(settings, work / "small_files", source, many, args.few_files, lines,
                                      run_date, echo=echo)

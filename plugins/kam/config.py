@@ -197,6 +197,11 @@ class Settings:
         return self.repo_root / "dbt_project"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's target folder of this home (manifest.json, run_results.json, compiled SQL)."""
+        return self.kam_home / "dbt" / "target"
+
+    @property
     def dags_dir(self) -> Path:
         return self.repo_root / "dags"
 
@@ -211,7 +216,7 @@ class Settings:
         """The environment a child process (Airflow, dbt) needs to see these settings."""
         server: dict[str, str] = {}
         if self.pg_dsn:
-            from kam.postgres.connection import dbt_env
+            from kam.dsn import dbt_env
 
             server = {"KAM_PG_DSN": self.pg_dsn, **dbt_env(self.pg_dsn)}
         return {

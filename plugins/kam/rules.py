@@ -110,25 +110,6 @@ def load_candidate(path: Path, current: dict) -> Candidate:
     return Candidate(path.stem, path, changes, rules)
 
 
-def validate(settings: Settings, candidate: Candidate, workdir: Path) -> None:
-    """The run start's own checks (dbt macro ``validate_kam_config``) on the candidate's rules,
-    against a throwaway DuckDB file: refused naming the var, before anything is copied or built."""
-    from dataclasses import replace
-
-    from kam.transform.runner import run_dbt
-
-    scratch = replace(settings, kam_home=workdir, target="duckdb")
-    workdir.mkdir(parents=True, exist_ok=True)
-    result = run_dbt(scratch, ["run-operation", "validate_kam_config"], extra_vars=candidate.rules)
-    if not result.success:
-        log = (workdir / "dbt" / "logs" / "dbt.log")
-        said = [line.split("kam config: ", 1)[1].strip() for line in
-                (log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else [])
-                if "kam config: " in line]
-        reason = said[-1] if said else "; ".join(result.failures)
-        raise ConfigError(f"{candidate.path}: refused by the run-start checks: {reason}")
-
-
 def models_using(manifest: dict, names: set[str]) -> list[str]:
     """The models whose SQL, or a macro they call (at any depth), reads one of the vars ``names``."""
     macros = manifest.get("macros", {})

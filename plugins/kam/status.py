@@ -103,7 +103,7 @@ def collect_status(settings: Settings) -> dict:
         report["warehouse"] = ("not created yet" if not settings.warehouse_path.exists()
                                else "busy (the pipeline is writing); try again shortly")
         return report
-    from kam.publish.ledger import served_publication_id
+    from kam.publish.evidence import served_publication_id
     from kam.quality.gx_suites import docs_index
 
     try:

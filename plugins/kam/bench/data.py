@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 import kam.generate.core as generator
+from kam.config import Settings
 
 MANIFEST = "kam-cache.json"
 
@@ -143,3 +144,18 @@ def _link_tree(source: Path, target: Path) -> None:
             os.link(path, out)
         except OSError:
             shutil.copy2(path, out)
+
+
+def landing_for(settings: Settings, cache: Path | None, echo=print, **params):
+    """``kam generate``'s landing folder for ``params`` in ``settings.landing_dir``: from the
+    benchmark's data cache (:func:`cached_landing`) when ``cache`` is given, else generated."""
+    from kam.generate import generate
+
+    if cache is not None:
+        landing = cached_landing(cache, settings.landing_dir, echo=echo, **params)
+        echo(f"  {landing.describe()}")
+        return landing
+    started = time.monotonic()
+    summary = generate(settings.landing_dir, **params)
+    echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
+    return summary

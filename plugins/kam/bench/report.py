@@ -143,8 +143,6 @@ class BenchReport:
                             f"{share:.0%} ({rows / seconds:,.0f} vs {floor_rows / floor_seconds:,.0f} rows/s)",
                             share >= 0.5))
         if self.small_files:
-            from kam.bench.series import small_files_target
-
             out.append(small_files_target(self.small_files))
         else:
             out.append(("many small files ≤ 1.5× a few files", "not measured in this run (kam bench --small-files)",
@@ -240,3 +238,8 @@ def update_latest(path: Path, measured: list[tuple[str, str, bool | None]], wher
             rows[target] = [figure, "yes" if met else "no", stamp]
     table = "\n".join([*LATEST_HEAD, *(f"| {t} | {' | '.join(v)} |" for t, v in rows.items())])
     path.write_text(f"{before}{LATEST_START}\n{table}\n{LATEST_END}{after}", encoding="utf-8")
+
+
+def small_files_target(sf: dict) -> tuple[str, str, bool]:
+    return (f"{sf['many_files']} small files ≤ 1.5× the time of the same rows in {sf['few_files']}",
+            f"{sf['ratio']:.2f}× ({sf['many_seconds']:.1f} s vs {sf['few_seconds']:.1f} s)", sf["ratio"] <= 1.5)

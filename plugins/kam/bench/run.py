@@ -83,7 +83,7 @@ def run_bench(settings: Settings, customers: int, months: int, seed: int, run_da
     import shutil
 
     from kam.airflow.orchestrate import ensure_airflow
-    from kam.bench.series import landing_for
+    from kam.bench.data import landing_for
 
     landing = settings.landing_dir
     held = landing.parent / "held_back_last_day"

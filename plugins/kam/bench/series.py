@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from kam.bench import BENCH_PER_CUSTOMER
+from kam.bench.report import small_files_target  # noqa: F401 - kam bench's table of targets
 from kam.config import Settings
 
 
@@ -29,26 +30,11 @@ def _settings(base: Settings, folder: Path) -> Settings:
     return base.with_overrides(kam_home=folder / "home", landing_dir=folder / "landing")
 
 
-def landing_for(settings: Settings, cache: Path | None, echo=print, **params):
-    """``kam generate``'s landing folder for ``params`` in ``settings.landing_dir``: from the
-    benchmark's data cache (:mod:`kam.bench.data`) when ``cache`` is given, else generated."""
-    from kam.bench.data import cached_landing
-    from kam.generate import generate
-
-    if cache is not None:
-        landing = cached_landing(cache, settings.landing_dir, echo=echo, **params)
-        echo(f"  {landing.describe()}")
-        return landing
-    started = time.monotonic()
-    summary = generate(settings.landing_dir, **params)
-    echo(f"  {summary.describe()} in {time.monotonic() - started:.0f}s")
-    return summary
-
-
 def _full_and_daily(settings: Settings, customers: int, months: int, seed: int, run_date: dt.date, echo,
                     all_from_start: bool, daily: bool, cache: Path | None = None) -> dict:
     from kam.airflow.orchestrate import ensure_airflow
     from kam.bench.airflow_stats import build_seconds, task_figures
+    from kam.bench.data import landing_for
     from kam.bench.run import _timed_pipeline
 
     volumes = {k: round(v * customers * months / 36) for k, v in BENCH_PER_CUSTOMER.items()}
@@ -230,11 +216,6 @@ def small_files_markdown(sf: dict) -> str:
             f"**{sf['ratio']:.2f}×** "
             f"(target ≤ 1.5×: {'met' if sf['ratio'] <= 1.5 else 'not met'}); overhead per extra batch "
             f"{sf['overhead_per_batch_s']:.2f} s\n")
-
-
-def small_files_target(sf: dict) -> tuple[str, str, bool]:
-    return (f"{sf['many_files']} small files ≤ 1.5× the time of the same rows in {sf['few_files']}",
-            f"{sf['ratio']:.2f}× ({sf['many_seconds']:.1f} s vs {sf['few_seconds']:.1f} s)", sf["ratio"] <= 1.5)
 
 
 def history_target(runs: list[dict]) -> tuple[str, str, bool]:

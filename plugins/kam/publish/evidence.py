@@ -14,7 +14,22 @@ from dataclasses import dataclass
 
 from kam.config import Settings
 from kam.errors import KamError
-from kam.publish.ledger import served_publication_id
+
+
+def served_publication_id(settings: Settings) -> int | None:
+    """The publication BI is served now: the one the published DuckDB file holds, or on the
+    postgres and spark targets the one schema/database ``analytics`` holds (None before the first)."""
+    if settings.target == "postgres":
+        from kam.publish.postgres import schema_publication_id
+
+        return schema_publication_id(settings.pg_dsn)
+    if settings.target == "spark":  # asked of Spark's catalog, in a Spark job (a few seconds)
+        from kam.spark.session import run_job
+
+        return run_job(settings, "served")["publication_id"]
+    from kam.publish.duckdb_file import file_publication_id
+
+    return file_publication_id(settings.published_path)
 
 
 class PublicationNotProven(KamError):

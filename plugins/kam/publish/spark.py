@@ -1,6 +1,6 @@
 """Write-audit-publish on the Spark target: a versioned database, then the views of ``analytics`` switched.
 
-dbt builds database ``marts`` on Spark, the audit checks it there (kam.spark.jobs). A
+dbt builds database ``marts`` on Spark, the audit checks it there (kam.spark_job). A
 publication copies every published mart, in its documented column order, into a new
 database ``analytics_v<id>`` with ``publications`` and ``tier_publication_log`` (written
 from kam's ops tables as Parquet), counts every table there, mirrors it into a local
@@ -19,6 +19,7 @@ which switch per mart like the DuckDB target's. docs/spark.md.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import shutil
 import tempfile
@@ -80,6 +81,103 @@ def _recover(settings: Settings, con, served: dict) -> None:
                  "interrupted before analytics was switched to it")
 
 
+SERVED_DB = "analytics"
+VERSION_PREFIX = "analytics_v"
+
+
+# --- steps inside a Spark job's session (kam.spark_job) ----------------------------------------
+
+def served_publication(spark) -> int | None:
+    if not spark.catalog.tableExists(f"{SERVED_DB}.publications"):
+        return None
+    return spark.sql(f"select max(publication_id) from {SERVED_DB}.publications "
+                     f"where status = 'published'").collect()[0][0]
+
+
+def _counts(spark, database: str) -> dict[str, int]:
+    return {t: spark.table(f"{database}.{t}").count() for t in (*PUBLISHED_MARTS, *OPS_TABLES)}
+
+
+def served(settings: Settings, spark, tiers_out: str | None = None, with_counts: bool = False) -> dict:
+    """What ``analytics`` serves now (with ``with_counts``, the rows of every table it serves); with
+    ``tiers_out``, the marts' latest tiers as a Parquet file (the publisher's tier log)."""
+    pub_id = served_publication(spark)
+    missing = [m for m in PUBLISHED_MARTS if not spark.catalog.tableExists(f"marts.{m}")]
+    if tiers_out and not missing:
+        spark.sql("select as_of_month, customer_id, tier from marts.customer_value_monthly where as_of_month = "
+                  "(select max(as_of_month) from marts.customer_value_monthly)").toPandas().to_parquet(tiers_out)
+    return {"publication_id": pub_id, "missing_marts": missing,
+            "counts": _counts(spark, SERVED_DB) if pub_id is not None and with_counts else None}
+
+
+def documented_columns(settings: Settings) -> dict[str, list[str]]:
+    """Each published mart's columns in their documented order (the BI contract; Spark moves
+    partition columns last), from the manifest of the build being published."""
+    nodes = json.loads((settings.dbt_target_dir / "manifest.json").read_text())["nodes"]
+    return {mart: list(nodes[f"model.kam.{mart}"]["columns"]) for mart in PUBLISHED_MARTS}
+
+
+def publish_version(settings: Settings, spark, publication_id: int, run_date: str, ops_dir: str, ops_counts: dict,
+            export_dir: str, snapshot: str) -> dict:
+    """Build ``analytics_v<id>``, check it, mirror it into ``snapshot``, stage the report, then serve it."""
+    import duckdb
+
+    from kam.report.publication import stage_report
+    from kam.report.source import duckdb_file
+
+    version = f"{VERSION_PREFIX}{int(publication_id)}"
+    spark.sql(f"drop database if exists {version} cascade")
+    spark.sql(f"create database {version}")
+    expected: dict[str, int] = {}
+    documented = documented_columns(settings)
+    for i, mart in enumerate(PUBLISHED_MARTS):
+        if i == len(PUBLISHED_MARTS) // 2:
+            checkpoint("publish.mid_copy")
+        columns = documented[mart]
+        built = spark.table(f"marts.{mart}").columns
+        if sorted(columns) != sorted(built):
+            raise RuntimeError(f"marts.{mart} has columns {built}, its documentation {columns}: "
+                               f"document every published column (models/marts/*.yml)")
+        spark.sql(f"create table {version}.{mart} using parquet as select "
+                  f"{', '.join(f'`{c}`' for c in columns)} from marts.{mart}")
+        expected[mart] = spark.table(f"marts.{mart}").count()
+    for table in OPS_TABLES:
+        spark.read.parquet(f"{ops_dir}/{table}").write.format("parquet").saveAsTable(f"{version}.{table}")
+        expected[table] = int(ops_counts[table])
+    counts = {t: spark.table(f"{version}.{t}").count() for t in expected}  # what BI will read, counted
+    wrong = {t: (counts[t], expected[t]) for t in expected if counts[t] != expected[t]}
+    if wrong:
+        raise RuntimeError(f"{version}: row counts differ from what was written: {wrong}")
+    for table in expected:  # the local mirror: the report and the Parquet copies are written from it
+        spark.table(f"{version}.{table}").write.mode("overwrite").parquet(f"{export_dir}/{table}")
+    tmp = Path(snapshot).with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    with duckdb.connect(str(tmp)) as con:
+        for table in expected:
+            con.execute(f'create table "{table}" as select * from read_parquet(\'{export_dir}/{table}/*.parquet\')')
+    tmp.rename(snapshot)
+    checkpoint("publish.after_verify")
+    with duckdb_file(Path(snapshot)) as src:
+        staged = stage_report(settings, src, publication_id, dt.date.fromisoformat(run_date))
+    spark.sql(f"create database if not exists {SERVED_DB}")
+    for table in expected:  # the switch: each view at once; the versions stay whole behind them
+        spark.sql(f"create or replace view {SERVED_DB}.{table} as select * from {version}.{table}")
+    dropped = _drop_old_versions(spark, int(publication_id), settings.keep_publications)
+    return {"counts": counts, "report": str(staged) if staged else None, "dropped": dropped}
+
+
+def _drop_old_versions(spark, served_id: int, keep: int) -> list[str]:
+    """Keep the served version and the ``keep`` before it (for rollback); drop older ones."""
+    versions = sorted((int(r[0].removeprefix(VERSION_PREFIX)) for r in spark.sql("show databases").collect()
+                       if r[0].startswith(VERSION_PREFIX) and r[0].removeprefix(VERSION_PREFIX).isdigit()),
+                      reverse=True)
+    older = [v for v in versions if v < served_id][keep:]
+    for v in older:
+        spark.sql(f"drop database {VERSION_PREFIX}{v} cascade")
+    return [f"{VERSION_PREFIX}{v}" for v in older]
+
+
+
 def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, audit_summary: dict | None = None,
                   interval: DataInterval = (None, None)) -> Publication:
     """The whole publication in one Spark job, so in one JVM (each start costs ~10 s): what
@@ -94,9 +192,8 @@ def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, aud
 
 def publish_in_session(settings: Settings, spark, run_id: str | None, run_date: str, audit_summary: dict | None,
                        interval: list[str | None]) -> dict:
-    """The Spark job ``publication`` (kam.spark.jobs), in the job's process and Spark session."""
+    """The Spark job ``publication`` (kam.spark_job), in the job's process and Spark session."""
     from kam.report.publication import serve_report
-    from kam.spark import jobs
 
     day = dt.date.fromisoformat(run_date)
     data_interval = tuple(dt.datetime.fromisoformat(d) if d else None for d in interval)
@@ -104,11 +201,11 @@ def publish_in_session(settings: Settings, spark, run_id: str | None, run_date: 
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".kam-spark-publish-", dir=settings.tmp_dir))
     try:
-        served = jobs.served(settings, spark, tiers_out=str(work / "tiers.parquet"), with_counts=True)
-        if served["missing_marts"]:
-            raise RuntimeError(f"cannot publish: marts missing on Spark: {served['missing_marts']}")
+        now = served(settings, spark, tiers_out=str(work / "tiers.parquet"), with_counts=True)
+        if now["missing_marts"]:
+            raise RuntimeError(f"cannot publish: marts missing on Spark: {now['missing_marts']}")
         with warehouse(settings) as con:
-            _recover(settings, con, served)
+            _recover(settings, con, now)
             pub_id = start_publication(con, run_id, day, audit_summary, served_at(settings), started, data_interval,
                                        f"select * from read_parquet('{work / 'tiers.parquet'}')")
             checkpoint("publish.after_log")
@@ -123,7 +220,7 @@ def publish_in_session(settings: Settings, spark, run_id: str | None, run_date: 
                 ops_counts[table] = con.execute(f"select count(*) from ops.{table}").fetchone()[0]
         snapshot = snapshot_path(settings, pub_id)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
-        result = jobs.publish(settings, spark, publication_id=pub_id, run_date=run_date, ops_dir=str(work / "ops"),
+        result = publish_version(settings, spark, publication_id=pub_id, run_date=run_date, ops_dir=str(work / "ops"),
                               ops_counts=ops_counts, export_dir=str(work / "export"), snapshot=str(snapshot))
         checkpoint("publish.after_replace")
         serve_report(settings, Path(result["report"]) if result["report"] else None)
@@ -136,7 +233,7 @@ def publish_in_session(settings: Settings, spark, run_id: str | None, run_date: 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("publication %s: %s (%s)", pub_id, served_at(settings), ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return {"publication_id": pub_id, "counts": counts, "served_id": jobs.served_publication(spark)}
+    return {"publication_id": pub_id, "counts": counts, "served_id": served_publication(spark)}
 
 
 def _drop_old_snapshots(settings: Settings, served_id: int) -> None:

@@ -2,7 +2,7 @@
 
 dbt-spark runs Spark inside the dbt process (``method: session``, dbt_project/profiles.yml);
 kam's audit and publication run their Spark SQL the same way, in a child process of their
-own (``python -m kam.spark.jobs <job>``): the JVM, its memory and its hold on the Derby
+own (``python -m kam.spark_job <job>``): the JVM, its memory and its hold on the Derby
 metastore (one process at a time) end with the job, never outlive it in an Airflow task.
 Both read the same settings (``Settings._spark_env``): the master URL, the warehouse and
 metastore under ``$KAM_HOME/spark`` and a UTC session time zone.
@@ -88,14 +88,14 @@ class SparkJobFailed(RuntimeError):
 
 
 def run_job(settings: Settings, job: str, payload: dict | None = None) -> dict:
-    """Run ``kam.spark.jobs`` ``job`` in a child process; its log lines become ours; returns its result."""
+    """Run ``kam.spark_job`` ``job`` in a child process; its log lines become ours; returns its result."""
     prepare(settings)
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".kam-spark-{job}-", suffix=".json", dir=settings.tmp_dir)
     os.close(fd)
     result_file = Path(name)
     env = {**os.environ, **settings.env(), "PYSPARK_PYTHON": sys.executable}
-    cmd = [sys.executable, "-m", "kam.spark.jobs", job, json.dumps(payload or {}), str(result_file)]
+    cmd = [sys.executable, "-m", "kam.spark_job", job, json.dumps(payload or {}), str(result_file)]
     log.info("spark job %s (%s)", job, settings.spark_master)
     try:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -116,3 +116,20 @@ def run_job(settings: Settings, job: str, payload: dict | None = None) -> dict:
         return result
     finally:
         result_file.unlink(missing_ok=True)
+
+
+class SparkCursor:
+    """The few DB-API calls kam's portable checks make, on Spark SQL (``?`` parameters)."""
+
+    def __init__(self, spark) -> None:
+        self.spark = spark
+        self._rows: list[tuple] = []
+
+    def execute(self, sql: str, params=()) -> None:
+        self._rows = [tuple(r) for r in self.spark.sql(sql, args=list(params) or None).collect()]
+
+    def fetchone(self):
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple]:
+        return self._rows

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kam.config import Settings
+from kam.errors import ConfigError
 from kam.memory import wait_child
+from kam.rules import Candidate
 from kam.transform.context import write_run_context
 from kam.transform.mode import BuildMode, build_mode
 from kam.warehouse import warehouse
@@ -39,7 +41,7 @@ def dbt_executable() -> str:
 
 
 def target_dir(settings: Settings) -> Path:
-    return settings.kam_home / "dbt" / "target"
+    return settings.dbt_target_dir
 
 
 def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = None) -> DbtResult:
@@ -123,3 +125,20 @@ def build(settings: Settings, run_date: dt.date, run_id: str | None = None,
     result = run_dbt(settings, ["build", *build_flags(mode)], extra_vars=applied or None)
     record_build(settings, run_id, run_date, mode, result.success, started, time.monotonic() - clock, version)
     return result, mode
+
+
+def validate_rules(settings: Settings, candidate: Candidate, workdir: Path) -> None:
+    """The run start's own checks (dbt macro ``validate_kam_config``) on the candidate's rules,
+    against a throwaway DuckDB file: refused naming the var, before anything is copied or built."""
+    from dataclasses import replace
+
+    scratch = replace(settings, kam_home=workdir, target="duckdb")
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = run_dbt(scratch, ["run-operation", "validate_kam_config"], extra_vars=candidate.rules)
+    if not result.success:
+        log = (workdir / "dbt" / "logs" / "dbt.log")
+        said = [line.split("kam config: ", 1)[1].strip() for line in
+                (log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else [])
+                if "kam config: " in line]
+        reason = said[-1] if said else "; ".join(result.failures)
+        raise ConfigError(f"{candidate.path}: refused by the run-start checks: {reason}")

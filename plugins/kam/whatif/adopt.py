@@ -17,7 +17,8 @@ import yaml
 
 from kam.config import Settings
 from kam.errors import ConfigError
-from kam.rules import current_rules, load_candidate, project_rules, rules_path, rules_version, validate
+from kam.rules import current_rules, load_candidate, project_rules, rules_path, rules_version
+from kam.transform.runner import validate_rules
 from kam.warehouse import warehouse
 
 HEADER = ("# The scorecard's rules in force for this KAM_HOME, over dbt_project.yml's vars.\n"
@@ -60,7 +61,7 @@ def apply_rules(settings: Settings, path: Path, echo: Callable[[str], None] = pr
     else:
         scratch = settings.kam_home / "whatif" / ".check"
         try:
-            validate(settings, candidate, scratch)
+            validate_rules(settings, candidate, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         preview = None

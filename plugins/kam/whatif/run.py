@@ -17,7 +17,8 @@ import duckdb
 
 from kam.config import Settings
 from kam.errors import ConfigError, KamError
-from kam.rules import Candidate, current_rules, load_candidate, models_using, validate
+from kam.rules import Candidate, current_rules, load_candidate, models_using
+from kam.transform.runner import validate_rules
 from kam.whatif.compare import Comparison, compare, latest_complete_month
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def run_whatif(settings: Settings, paths: list[Path], month: dt.date | None = No
         for c in candidates:
             if not c.changed(current):
                 raise ConfigError(f"{c.path}: changes nothing: every value it sets is the current rule")
-            validate(settings, c, work / "check")
+            validate_rules(settings, c, work / "check")
             echo(f"{c.name}: checked ({', '.join(sorted(c.changed(current)))})")
         for c in candidates:
             comparisons.append(_one(settings, c, current, manifest, work / c.name, month, echo))
