@@ -26,6 +26,9 @@ PUBLISHED_MARTS: tuple[str, ...] = (
 # Published beside the marts, from kam's own ops tables (not dbt models).
 OPS_PUBLISHED: tuple[str, ...] = ("tier_publication_log", "publications")
 
+# Where BI reads the published marts on a server target: the PostgreSQL schema, the Spark database
+SERVED_NAME = "analytics"
+
 # The month column each large mart is partitioned by for publication: a publication
 # rewrites only the months whose content changed (kam.publish); the others whole.
 PUBLICATION_PARTITIONS: dict[str, str] = {

@@ -3,10 +3,10 @@ its hold on the Derby metastore end with it): ``python -m kam.spark_job <job> <j
 
 ``served``: the publication database ``analytics`` serves, and the latest month's tiers (for
 the tier log). ``audit``: the reconciliations, GX mart suites and drift checks on Spark
-(:mod:`kam.quality.audit_spark`). ``publish``: a new versioned database ``analytics_v<id>``,
-checked, mirrored into a local DuckDB snapshot (report and Parquet copies), then served by
-pointing the views of ``analytics`` at it. ``publication``: a whole publication in one JVM
-(``served``, the ledger, ``publish``, the report and Parquet copies: :mod:`kam.publish.spark`).
+(:mod:`kam.quality.audit_spark`). ``publication``: a whole publication in one JVM (what is
+served, the ledger, a new versioned database ``analytics_v<id>`` checked and mirrored into a
+local DuckDB snapshot, the switch of ``analytics``'s views, the report and Parquet copies:
+:mod:`kam.publish.spark`).
 The result (or the job's error) is written as JSON to ``<out>``. An entry point, like the DAGs'
 tasks: it runs the stages' Spark steps and is imported by none of them.
 """
@@ -24,11 +24,10 @@ log = logging.getLogger("kam.spark_job")
 
 
 def _jobs() -> dict:
-    from kam.publish.spark import publish_in_session, publish_version, served
+    from kam.publish.spark import publish_in_session, served
     from kam.quality.audit_spark import audit_in_session
 
-    return {"served": served, "audit": audit_in_session, "publish": publish_version,
-            "publication": publish_in_session}
+    return {"served": served, "audit": audit_in_session, "publication": publish_in_session}
 
 
 def main(argv: list[str]) -> int:

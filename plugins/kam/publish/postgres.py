@@ -24,7 +24,7 @@ from pathlib import Path
 from kam.config import Settings
 from kam.faults import checkpoint
 from kam.marts import OPS_PUBLISHED as OPS_TABLES
-from kam.marts import PUBLISHED_MARTS
+from kam.marts import PUBLISHED_MARTS, SERVED_NAME
 from kam.postgres.connection import connect, q, redacted
 from kam.postgres.grants import ensure_bi_role, grant_bi
 from kam.postgres.sync import copy_query
@@ -41,7 +41,7 @@ from kam.warehouse import warehouse
 
 log = logging.getLogger(__name__)
 
-SERVED_SCHEMA = "analytics"
+SERVED_SCHEMA = SERVED_NAME
 NEXT_SCHEMA = "analytics_next"
 
 

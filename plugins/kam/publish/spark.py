@@ -28,7 +28,7 @@ from pathlib import Path
 from kam.config import Settings
 from kam.faults import checkpoint
 from kam.marts import OPS_PUBLISHED as OPS_TABLES
-from kam.marts import PUBLISHED_MARTS
+from kam.marts import PUBLISHED_MARTS, SERVED_NAME
 from kam.publish.ledger import (
     DataInterval,
     Publication,
@@ -81,7 +81,7 @@ def _recover(settings: Settings, con, served: dict) -> None:
                  "interrupted before analytics was switched to it")
 
 
-SERVED_DB = "analytics"
+SERVED_DB = SERVED_NAME
 VERSION_PREFIX = "analytics_v"
 
 
@@ -118,7 +118,7 @@ def documented_columns(settings: Settings) -> dict[str, list[str]]:
 
 
 def publish_version(settings: Settings, spark, publication_id: int, run_date: str, ops_dir: str, ops_counts: dict,
-            export_dir: str, snapshot: str) -> dict:
+                    export_dir: str, snapshot: str) -> dict:
     """Build ``analytics_v<id>``, check it, mirror it into ``snapshot``, stage the report, then serve it."""
     import duckdb
 
@@ -175,7 +175,6 @@ def _drop_old_versions(spark, served_id: int, keep: int) -> list[str]:
     for v in older:
         spark.sql(f"drop database {VERSION_PREFIX}{v} cascade")
     return [f"{VERSION_PREFIX}{v}" for v in older]
-
 
 
 def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, audit_summary: dict | None = None,

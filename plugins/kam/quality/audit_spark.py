@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kam.config import Settings
+from kam.marts import SERVED_NAME as SERVED_DB
 from kam.quality.audit import (
     SAMPLE_BUCKETS,
     AuditResult,
@@ -17,8 +18,6 @@ from kam.quality.audit import (
     sample_threshold,
 )
 from kam.spark.session import SparkCursor
-
-SERVED_DB = "analytics"  # the database BI reads (kam.publish.spark)
 
 
 def audit_in_session(settings: Settings, spark, run_date: str) -> dict:
