@@ -99,6 +99,9 @@ class Settings:
     spark_master: str = "local[*]"  # KAM_SPARK_MASTER: local[*], local[N], spark://host:port, yarn, k8s://…
     spark_shuffle_partitions: int = 4  # KAM_SPARK_SHUFFLE_PARTITIONS: spark.sql.shuffle.partitions
     spark_driver_memory: str = "2g"  # KAM_SPARK_DRIVER_MEMORY: spark.driver.memory
+    # KAM_SPARK_JVM_OPTIONS: more options for the driver's JVM (dbt's and kam's jobs), e.g. a small
+    # run's "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" (docs/spark.md)
+    spark_jvm_options: str = ""
     lake_override: Path | None = None  # KAM_LAKE_DIR: the raw lake Spark reads (default $KAM_HOME/lake)
     # KAM_SOURCES (kam run --sources FILE): the source mapping of a supplier's own exports
     # (kam.sources, docs/sources.md); default $KAM_HOME/sources.yml when it exists
@@ -253,11 +256,14 @@ class Settings:
             "KAM_SPARK_MASTER": self.spark_master,
             "KAM_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
             "KAM_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
+            "KAM_SPARK_JVM_OPTIONS": self.spark_jvm_options,
             "KAM_LAKE_DIR": str(self.lake_dir),
             "KAM_SPARK_WAREHOUSE_DIR": str(home / "warehouse"),
             "KAM_SPARK_METASTORE_URL": f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true",
             # Derby's log and Spark's scratch space under KAM_HOME, never the current directory
-            "KAM_SPARK_JAVA_OPTIONS": f"-Dderby.system.home={home} -Djava.io.tmpdir={home / 'tmp'}",
+            "KAM_SPARK_JAVA_OPTIONS": " ".join(filter(None, (f"-Dderby.system.home={home}",
+                                                              f"-Djava.io.tmpdir={home / 'tmp'}",
+                                                              self.spark_jvm_options))),
         }
 
 
@@ -304,6 +310,7 @@ def load_settings() -> Settings:
         spark_master=(os.environ.get("KAM_SPARK_MASTER") or "local[*]").strip(),
         spark_shuffle_partitions=_env_int("KAM_SPARK_SHUFFLE_PARTITIONS", 4),
         spark_driver_memory=(os.environ.get("KAM_SPARK_DRIVER_MEMORY") or "2g").strip(),
+        spark_jvm_options=(os.environ.get("KAM_SPARK_JVM_OPTIONS") or "").strip(),
         lake_override=(Path(os.environ["KAM_LAKE_DIR"]).expanduser().resolve()
                        if os.environ.get("KAM_LAKE_DIR") else None),
         sources_override=(Path(os.environ["KAM_SOURCES"]).expanduser().resolve()

@@ -67,6 +67,8 @@ def test_tiny_benchmark_runs_reconciles_and_reports(tmp_path):
     assert re.search(r"^  \* more-weight-on-profit: key accounts \d+ → \d+", text, re.M)
     assert "appended to" in proc.stdout
     assert not work.exists()  # generated data and state are removed unless --keep
+    assert "generating into the cache (not cached)" in proc.stdout
+    a_part_alone_appends_as_it_measures_and_reuses_the_cached_data(tmp_path / "home")
 
 
 def test_bench_refuses_a_non_empty_workdir(tmp_path):
@@ -79,29 +81,28 @@ def test_bench_refuses_a_non_empty_workdir(tmp_path):
     assert (work / "something").exists()
 
 
-def test_a_part_alone_appends_as_it_measures_and_reuses_the_cached_data(tmp_path):
-    """`kam bench --no-main --small-files …` (make bench-small-files at a tiny scale): only that part
-    runs; its section and the table of latest figures are written; a second call reuses the data."""
+def a_part_alone_appends_as_it_measures_and_reuses_the_cached_data(home):
+    """`kam bench --no-main --small-files …` (make bench-small-files at a tiny scale) in the home of the
+    main run above: only that part runs, on the data the main run generated into the cache (reused after
+    its check); its section and the table of latest figures are written."""
     from kam.bench.report import LATEST_END, LATEST_START
 
-    report = tmp_path / "benchmarks.md"
+    report = home.parent / "part.md"
     report.write_text(f"# Benchmarks\n\n{LATEST_START}\n| DESIGN.md §6 target | latest figure | met? | measured |\n"
                       f"|---|---|---|---|\n{LATEST_END}\n\n## Runs\n")
     args = ["bench", "--no-main", "--customers", "40", "--months", "13", "--date", END_DATE.isoformat(),
             "--small-files", "4x300", "--few-files", "2", "--report", str(report)]
-    first = run_kam(args, tmp_path / "home")
-    assert "generating into the cache (not cached)" in first.stdout
-    assert re.search(r"^\[  0:\d\d\] small files: 1,200 order lines as 4 Parquet file\(s\), ingested", first.stdout,
+    part = run_kam(args, home)
+    assert "reused (checked)" in part.stdout and "generating" not in part.stdout
+    assert re.search(r"^\[  0:\d\d\] small files: 1,200 order lines as 4 Parquet file\(s\), ingested", part.stdout,
                      re.M)
-    second = run_kam(args, tmp_path / "home")
-    assert "reused (checked)" in second.stdout and "generating" not in second.stdout
     text = report.read_text()
-    assert text.count("— many small files (4x300, from 40 customers' order lines)") == 2
+    assert text.count("— many small files (4x300, from 40 customers' order lines)") == 1
     assert "| whole pipeline" not in text  # no main run
     latest = text.split(LATEST_START)[1].split(LATEST_END)[0]
     assert re.search(r"^\| 4 small files ≤ 1\.5× the time of the same rows in 2 \| [\d.]+× \([\d.]+ s vs [\d.]+ s\) "
                      r"\| (yes|no) \| \d{4}-\d\d-\d\d, many small files", latest, re.M), latest
-    entries = [p.name for p in (tmp_path / "home" / "bench" / "data").iterdir()]
+    entries = [p.name for p in (home / "bench" / "data").iterdir()]
     assert len(entries) == 1 and entries[0].startswith("complaints-400_customers-40_")  # named by its parameters
-    refused = run_kam(["bench", "--no-main", "--report", "-"], tmp_path / "home", check=False)
+    refused = run_kam(["bench", "--no-main", "--report", "-"], home, check=False)
     assert refused.returncode == 2 and "--no-main needs a series" in refused.stderr

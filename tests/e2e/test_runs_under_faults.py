@@ -1,9 +1,10 @@
 """The whole pipeline under faults, through the real DAGs (issue: write-audit-publish under faults).
 
-One scenario on a tiny generated landing folder, with a reader process
-polling both published files the whole time:
+One scenario on the small landing folder, with a reader process polling both
+published files the whole time:
 
-* ``R`` (reference) runs the data interval, then once more after a late
+* ``R`` (reference) starts as a copy of the shared first run (``first_run``: the
+  data interval, run once per pytest run), then runs once more after a late
   correction for an old month arrives;
 * ``H`` starts as a copy of R's home after R's first run (another home, its
   own Airflow metadata DB) and takes the late correction under faults: it is
@@ -40,7 +41,6 @@ from kam.faults import kill_session
 
 pytestmark = pytest.mark.slow
 
-TINY = {"customers": 60, "months": 14, "seed": 11}
 HEADER = ("order_id,line_no,customer_id,order_date,product_category,quantity,net_amount,status,"
           "updated_at,cost,list_price")
 
@@ -150,21 +150,17 @@ def ops(home, sql):
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    from kam.generate import generate
-
+def scenario(tmp_path_factory, first_run, small_landing):
     base = tmp_path_factory.mktemp("faults")
-    landing, late_landing = base / "landing", base / "landing_late"
-    generate(landing, end_date=END_DATE, **TINY)
+    landing, late_landing = small_landing, base / "landing_late"
     ref, crash = base / "R", base / "H"
+    shutil.copytree(first_run, ref, symlinks=True)  # R: the data interval, run once (its own Airflow DB)
     served_ref, served_crash = ref / "published" / "analytics.duckdb", crash / "published" / "analytics.duckdb"
     stop = base / "stop_reader"
     reader = subprocess.Popen([sys.executable, "-c", READER, str(served_ref), str(served_crash), str(stop)],
                               stdout=subprocess.PIPE, text=True)
     out: dict = {}
     try:
-        # R: the data interval
-        kam_run(ref, landing)
         out["ref_first"] = snapshot(served_ref)
         out["ref_log_before"] = ops(ref, "select * from ops.tier_publication_log order by all")
         out["ref_raw_orders"] = ops(ref, "select count(*) from raw.orders")[0][0]
@@ -211,7 +207,7 @@ def scenario(tmp_path_factory):
     return out
 
 
-def test_the_reference_run_publishes_the_tiny_landing(scenario):
+def test_the_reference_run_publishes_the_landing(scenario):
     assert sum(len(rows) for _, rows in scenario["ref_first"].values()) > 1000
 
 
