@@ -212,6 +212,16 @@ def published_tables(path: Path, ignore_columns: tuple[str, ...] = ()) -> dict[s
         con.close()
 
 
+def ingest_batches(home: Path) -> list[tuple]:
+    """Every batch a home's warehouse recorded (source, file, status, rows loaded), in batch order."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute("select source, source_file, status, rows_loaded from ops.ingest_batches "
+                           "order by batch_id").fetchall()
+    finally:
+        con.close()
+
+
 def made_once(tmp_path_factory, name: str, make) -> Path:
     """``make(path)`` once per pytest run, shared by every xdist worker: the first worker to ask
     makes it under a lock in the run's common folder, the others wait and reuse it (a failure is

@@ -100,7 +100,7 @@ class Settings:
     spark_shuffle_partitions: int = 4  # KAM_SPARK_SHUFFLE_PARTITIONS: spark.sql.shuffle.partitions
     spark_driver_memory: str = "2g"  # KAM_SPARK_DRIVER_MEMORY: spark.driver.memory
     # KAM_SPARK_JVM_OPTIONS: more options for the driver's JVM (dbt's and kam's jobs), e.g. a small
-    # run's "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" (docs/spark.md)
+    # run's "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:+UseSerialGC" (docs/spark.md)
     spark_jvm_options: str = ""
     lake_override: Path | None = None  # KAM_LAKE_DIR: the raw lake Spark reads (default $KAM_HOME/lake)
     # KAM_SOURCES (kam run --sources FILE): the source mapping of a supplier's own exports

@@ -91,7 +91,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("KAM_SPARK_DRIVER_MEMORY", "`2g`", "`spark.driver.memory`.", "spark_driver_memory",
             group="Spark target"),
     Setting("KAM_SPARK_JVM_OPTIONS", "unset", "More options for the driver's JVM (dbt's Spark and kam's jobs), "
-            "after kam's own; for small local runs `-XX:TieredStopAtLevel=1 -XX:+UseSerialGC` (docs/spark.md).",
+            "after kam's own; for small local runs `-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m "
+            "-XX:+UseSerialGC` (docs/spark.md).",
             "spark_jvm_options", group="Spark target"),
     Setting("KAM_LAKE_DIR", "`$KAM_HOME/lake`", "The raw lake Spark reads: every raw batch as a Parquet file.",
             "lake_override", group="Spark target"),

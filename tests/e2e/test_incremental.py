@@ -5,8 +5,8 @@ files of orders, complaints and visits: what is dated or updated that day) and t
 late corrections are held back, then land one after the other; after each
 incremental run, a full rebuild of the same state must give the very same tables,
 row for row: after each, a ``dbt build --full-refresh`` (kam's own build step, recorded
-as kam records it) on a copy of the home. (``kam run --full-refresh`` through the DAGs
-is the notify DAG's run in test_notify_dag.py.)
+as kam records it) on a copy of the home. The first run is ``kam run --full-refresh``: the
+flag reaches dbt through the DAG run's conf.
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def staged(tmp_path_factory):
         (held / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(landing / name, held / name)
     home = root / "home"
-    run_kam(["run", "--landing", str(landing), "--date", (END - dt.timedelta(days=1)).isoformat()], home)
-    assert _last_build(home)[0] == "full-refresh"
+    run_kam(["run", "--landing", str(landing), "--date", (END - dt.timedelta(days=1)).isoformat(), "--full-refresh"],
+            home)
+    assert _last_build(home)[:2] == ("full-refresh", "requested (--full-refresh)")  # the flag, not the new home
     return {"landing": landing, "held": held, "home": home, "daily": daily, "corrections": corrections}
 
 

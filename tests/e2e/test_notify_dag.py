@@ -1,15 +1,15 @@
 """The notify DAG after a real publication (issue 34): `kam run` with a notify.yml runs ingest,
 build_and_publish and notify through Airflow; every account manager with alerts gets a digest by
 mail on a real SMTP server on the loopback, with every alert of the month (the first digest: all
-are news), and a second `kam notify` sends nothing twice. The run is `kam run --full-refresh`: the
-flag reaches dbt through the DAG run's conf (test_incremental.py compares full and incremental builds
-on copies, without a run of its own for it)."""
+are news), and a second `kam notify` sends nothing twice. The run is the shared first run's interval
+again, on a copy of its home: it loads nothing new, and the marts it publishes are those published
+before, row for row (a rerun is idempotent)."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import END_DATE, run_kam
+from conftest import END_DATE, ingest_batches, published_tables, run_kam
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +35,17 @@ def test_a_publication_is_followed_by_each_managers_digest_once(copy_of_first_ru
             "where a.as_of_month = (select max(as_of_month) from customer_value_monthly) group by 1").fetchall())
     first = sorted(m for m in per_manager if not m.startswith("("))[0]
     (home / "notify.yml").write_text(CONFIG.format(manager=first), encoding="utf-8")
-    proc = run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat(), "--full-refresh"],
+    published, batches_before = published_tables(home / "published" / "analytics.duckdb"), ingest_batches(home)
+    proc = run_kam(["run", "--landing", str(small_landing), "--date", END_DATE.isoformat()],
                    home, AIRFLOW_CONN_KAM_SMTP=smtp_server.conn)
     assert "running DAGs ingest, build_and_publish, notify" in proc.stdout
+    # the same interval again: nothing new is loaded, an incremental build, and the marts are identical
+    assert ingest_batches(home) == batches_before
+    assert published_tables(home / "published" / "analytics.duckdb") == published
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         mode, reason = con.execute("select mode, reason from ops.dbt_builds "
                                    "order by finished_at desc limit 1").fetchone()
-    assert (mode, reason) == ("full-refresh", "requested (--full-refresh)")
+    assert mode == "incremental", reason
     assert "notify succeeded" in proc.stdout and "published: publication #2" in proc.stdout
     mails = smtp_server.messages
     assert f"digests: {len(mails) } message(s) sent for publication #2" in proc.stdout

@@ -53,12 +53,13 @@ def test_spark_state_lives_under_kam_home(tmp_path, monkeypatch):
     assert load_settings().lake_dir == tmp_path / "lake"
     # more JVM options come after kam's own, for kam's jobs and for dbt's profile (and the children they start)
     assert "XX" not in conf["spark.driver.extraJavaOptions"]
-    monkeypatch.setenv("KAM_SPARK_JVM_OPTIONS", " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC ")
+    small = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:+UseSerialGC"
+    monkeypatch.setenv("KAM_SPARK_JVM_OPTIONS", f" {small} ")
     s = load_settings()
     assert spark_conf(s)["spark.driver.extraJavaOptions"] == \
-        f"-Dderby.system.home={home} -Djava.io.tmpdir={home / 'tmp'} -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+        f"-Dderby.system.home={home} -Djava.io.tmpdir={home / 'tmp'} {small}"
     assert s.env()["KAM_SPARK_JAVA_OPTIONS"] == spark_conf(s)["spark.driver.extraJavaOptions"]
-    assert s.env()["KAM_SPARK_JVM_OPTIONS"] == "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    assert s.env()["KAM_SPARK_JVM_OPTIONS"] == small
 
 
 def test_dbt_profile_and_kam_jobs_configure_spark_alike():
