@@ -1,6 +1,7 @@
 """The Superset dashboard shipped as code (deploy/superset): bootstrapped on a SQLite metadata
 DB, the bundle imported and pointed at a real run's published file, served, queried through
-the chart data API, opened in headless Chromium, and kept serving across a new publication."""
+the chart data API, opened in headless Chromium, and kept serving across a new publication (the
+publish task's own step on the copy of the first run)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, chromium_path, kam_env, missing, run_kam
+from conftest import END_DATE, REPO, chromium_path, kam_env, missing
 
 pytestmark = pytest.mark.slow
 
@@ -208,11 +209,16 @@ def test_a_new_publication_replaces_the_file_under_superset_and_the_dashboard_fo
     _, api = superset
     charts = api.charts()
     before = api.chart_data(charts["Served publication"]["id"])[0]["publication"]
-    # a real publication through the DAGs while Superset serves: the file is replaced by rename
-    run_kam(["run", "--date", "2026-06-15"], bi_home, landing=Path(json.loads(
-        (bi_home / "last_run.json").read_text())["landing"]))
+    # a publication while Superset serves: the publish task's own step (kam.publish.duckdb_file.publish,
+    # what the DAG's publish task calls) on the copy's audited marts: the file is replaced by rename
+    from kam.config import Settings
+    from kam.publish.duckdb_file import publish
+
+    landing = Path(json.loads((bi_home / "last_run.json").read_text())["landing"])
+    settings = Settings(kam_home=bi_home, landing_dir=landing)
+    publication = publish(settings, "superset-test", END_DATE)
     after = api.chart_data(charts["Served publication"]["id"])[0]["publication"]
-    assert after == before + 1
+    assert after == before + 1 == publication.publication_id
     con = _served(bi_home)
     assert con.execute("select max(publication_id) from publications where status = 'published'").fetchone()[0] \
         == after
