@@ -48,6 +48,33 @@ LONGEST_FIRST = (
 )
 
 
+SPEED = pytest.StashKey[float]()
+
+
+def machine_speed() -> float:
+    """Seconds for a fixed single-core workload (the best of five): this machine's speed varies by half
+    from one evening to the next, so the durations docs/testing.md records come with this rough figure."""
+    import time
+
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(i * i % 7 for i in range(2_000_000))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def pytest_configure(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, before the workers start
+        config.stash[SPEED] = machine_speed()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if SPEED in config.stash:
+        terminalreporter.write_line(f"machine speed: the reference workload took {config.stash[SPEED]:.3f} s before "
+                                    f"the tests and {machine_speed():.3f} s after (docs/testing.md)")
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test under tests/e2e runs the pipeline end to end: it is ``slow`` (the tier
     ``make test-fast`` leaves out), whether or not its module says so. The longest files run
