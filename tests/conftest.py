@@ -239,14 +239,19 @@ def published_tables(path: Path, ignore_columns: tuple[str, ...] = ()) -> dict[s
         con.close()
 
 
-def ingest_batches(home: Path) -> list[tuple]:
-    """Every batch a home's warehouse recorded (source, file, status, rows loaded), in batch order."""
+def warehouse_rows(home: Path, sql: str) -> list[tuple]:
+    """The rows of a query on a home's warehouse, read only."""
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        return con.execute("select source, source_file, status, rows_loaded from ops.ingest_batches "
-                           "order by batch_id").fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def ingest_batches(home: Path) -> list[tuple]:
+    """Every batch a home's warehouse recorded (source, file, status, rows loaded), in batch order."""
+    return warehouse_rows(home, "select source, source_file, status, rows_loaded from ops.ingest_batches "
+                                "order by batch_id")
 
 
 def made_once(tmp_path_factory, name: str, make) -> Path:

@@ -95,6 +95,9 @@ class Settings:
     bi_role: str = "kam_bi"  # KAM_BI_ROLE: read-only role for BI on schema analytics
     bi_password: str | None = None  # KAM_BI_PASSWORD: its password (never written to disk by kam)
     report_months: int = 12  # KAM_REPORT_MONTHS: months in the picker of published/report.html (0: no report)
+    # KAM_PG_PUBLISH_LOCK_WAIT: seconds a publication on PostgreSQL waits for BI sessions to let go of the
+    # served tables (kam.publish.postgres.lock_served) before it fails naming them
+    pg_publish_lock_wait: int = 600
     # target spark (kam.spark, docs/spark.md)
     spark_master: str = "local[*]"  # KAM_SPARK_MASTER: local[*], local[N], spark://host:port, yarn, k8s://…
     spark_shuffle_partitions: int = 4  # KAM_SPARK_SHUFFLE_PARTITIONS: spark.sql.shuffle.partitions
@@ -238,6 +241,7 @@ class Settings:
             "KAM_PUBLISH_MEMORY_LIMIT": self.publish_memory_limit,
             "KAM_KEEP_PUBLICATIONS": str(self.keep_publications),
             "KAM_PUBLISH_FULL_EVERY": str(self.publish_full_every),
+            "KAM_PG_PUBLISH_LOCK_WAIT": str(self.pg_publish_lock_wait),
             "KAM_WAREHOUSE_PATH": str(self.warehouse_path),
             "KAM_DBT_THREADS": str(self.dbt_threads),
             "KAM_GX_MAX_ROWS": str(self.gx_max_rows),
@@ -307,6 +311,7 @@ def load_settings() -> Settings:
         bi_role=os.environ.get("KAM_BI_ROLE") or "kam_bi",
         bi_password=os.environ.get("KAM_BI_PASSWORD") or None,
         report_months=_env_int("KAM_REPORT_MONTHS", 12, minimum=0),
+        pg_publish_lock_wait=_env_int("KAM_PG_PUBLISH_LOCK_WAIT", 600),
         spark_master=(os.environ.get("KAM_SPARK_MASTER") or "local[*]").strip(),
         spark_shuffle_partitions=_env_int("KAM_SPARK_SHUFFLE_PARTITIONS", 4),
         spark_driver_memory=(os.environ.get("KAM_SPARK_DRIVER_MEMORY") or "2g").strip(),

@@ -84,6 +84,10 @@ SETTINGS: tuple[Setting, ...] = (
             group="PostgreSQL target"),
     Setting("KAM_BI_PASSWORD", "unset", "Its password (never written to disk by kam).", "bi_password",
             group="PostgreSQL target"),
+    Setting("KAM_PG_PUBLISH_LOCK_WAIT", "`600`", "Seconds a publication waits for BI sessions to let go of the "
+            "served tables before it fails naming them; it never waits holding one, so a BI query is never "
+            "the victim of a deadlock with it ([internals.md](internals.md)).", "pg_publish_lock_wait",
+            group="PostgreSQL target"),
     Setting("KAM_SPARK_MASTER", "`local[*]`", "The Spark master URL: `local[N]`, `spark://host:port`, `yarn`, "
             "`k8s://…`.", "spark_master", group="Spark target"),
     Setting("KAM_SPARK_SHUFFLE_PARTITIONS", "`4`", "`spark.sql.shuffle.partitions` (2–3× the executors' cores).",
@@ -101,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
 # Set by kam itself for the processes it starts (dbt, Airflow, Spark jobs), from the settings
 # above: never set them yourself.
 DERIVED: dict[str, str] = {
-    "KAM_WAREHOUSE_PATH": "the DuckDB warehouse file, for dbt's profile",
+    "KAM_WAREHOUSE_PATH": "the DuckDB warehouse file, for dbt's profile (its name: dbt runs in its folder)",
     "KAM_PG_HOST": "KAM_PG_DSN split for dbt's postgres profile",
     "KAM_PG_PORT": "KAM_PG_DSN split for dbt's postgres profile",
     "KAM_PG_DBNAME": "KAM_PG_DSN split for dbt's postgres profile",

@@ -7,7 +7,8 @@ import shutil
 
 import duckdb
 import pytest
-from conftest import END_DATE, ingest_batches, run_kam
+from conftest import END_DATE, free_port, ingest_batches, kam_env, run_kam, warehouse_rows
+from pytest_httpserver import HTTPServer
 
 from kam.config import REPO_ROOT
 
@@ -17,20 +18,20 @@ HEADER = ("order_id,line_no,customer_id,order_date,product_category,quantity,net
           "updated_at,cost,list_price")
 
 
-def refused_run(home, landing, suites):
+def _last_publication(home) -> tuple[str, str]:
+    return warehouse_rows(home, "select status, reason from ops.publications order by publication_id desc limit 1")[0]
+
+
+def refused_run(home, landing, suites, **env):
     """`kam run` with other suites must fail, leave the served file as it was and record why."""
     published = home / "published" / "analytics.duckdb"
     inode, content = published.stat().st_ino, published.read_bytes()
     proc = run_kam(["run", "--landing", str(landing), "--date", END_DATE.isoformat()], home,
-                   check=False, KAM_EXPECTATIONS_DIR=str(suites))
+                   check=False, KAM_EXPECTATIONS_DIR=str(suites), **env)
     assert proc.returncode == 1
+    assert "FAILED: DAG build_and_publish" in proc.stderr and "published:" not in proc.stdout
     assert published.stat().st_ino == inode and published.read_bytes() == content
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        status, reason = con.execute("select status, reason from ops.publications "
-                                     "order by publication_id desc limit 1").fetchone()
-    finally:
-        con.close()
+    status, reason = _last_publication(home)
     assert status == "refused"
     return proc, reason
 
@@ -113,9 +114,48 @@ def test_failed_audit_refuses_publication_and_leaves_the_served_file(copy_of_fir
     (suites / "mart_fct_visits.json").write_text(
         '{"name": "mart_fct_visits", "expectations": [{"type": "expect_table_row_count_to_equal", '
         '"kwargs": {"value": 1}, "meta": {}}]}', encoding="utf-8")
-    proc, reason = refused_run(home, small_landing, suites)
+    # on call is told of the refusal by the failure notifier, through a webhook on the loopback
+    notify = tmp_path / "notify.yml"
+    notify.write_text("channels:\n  ops: {type: slack, webhook: env:KAM_TEST_ONCALL}\non_call: {ops: true}\n")
+    with HTTPServer(host="127.0.0.1", port=free_port()) as on_call:
+        on_call.expect_request("/oncall").respond_with_data("ok")
+        proc, reason = refused_run(home, small_landing, suites, KAM_NOTIFY=str(notify),
+                                   KAM_TEST_ONCALL=on_call.url_for("/oncall"))
+        told = [json.loads(request.data)["text"] for request, _ in on_call.log]
     assert "expect_table_row_count_to_equal" in proc.stderr
+    assert "task audit did not succeed: failed" in proc.stderr
     assert "mart_fct_visits" in reason
+    # the failure notifier told on call once, saying the publication was refused and why
+    [told] = told
+    assert told.startswith("kam: publication REFUSED (build_and_publish.audit, run ")
+    assert "mart_fct_visits" in told and "expect_table_row_count_to_equal" in told
+    assert "served marts are unchanged" in told
+
+
+def test_a_mart_without_its_suite_refuses_the_publication_naming_it(copy_of_first_run, monkeypatch, tmp_path):
+    """The audit task's own body (what the DAG's audit task runs) on a copy of the first run: a published
+    mart without its GX suite is refused before any check, named in the failure and in the ledger. (How
+    a refused audit reaches `kam run`'s output and on call: the test above, through the DAGs.)"""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from kam.airflow.tasks import audit_task
+
+    home = copy_of_first_run
+    published = home / "published" / "analytics.duckdb"
+    content = published.read_bytes()
+    suites = tmp_path / "expectations"
+    shutil.copytree(REPO_ROOT / "expectations", suites)
+    (suites / "mart_customer_alerts.json").unlink()
+    for name, value in kam_env(home, KAM_EXPECTATIONS_DIR=str(suites)).items():
+        if name.startswith("KAM_"):
+            monkeypatch.setenv(name, value)
+    with pytest.raises(AirflowFailException) as refused:
+        audit_task(context={"conf": {"run_date": END_DATE.isoformat()}, "run_id": "manual__missing_suite"})
+    assert str(refused.value).startswith("audit configuration error, publication refused: "
+                                         "no GX suite for published mart(s) customer_alerts (")
+    status, reason = _last_publication(home)
+    assert status == "refused" and "no GX suite for published mart(s) customer_alerts" in reason
+    assert published.read_bytes() == content
 
 
 def test_failing_dbt_test_refuses_publication_naming_the_test(copy_of_first_run, small_landing, tmp_path):

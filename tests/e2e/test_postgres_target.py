@@ -131,9 +131,10 @@ def test_every_row_reaches_the_server_once(pg_run):
         pg_run["home"] / "warehouse.duckdb", "select count(*) from ops.ingest_batches")[0][0]
 
 
-def as_bi(pg_run) -> psycopg2.extensions.connection:
+def as_bi(pg_run, **extra: str) -> psycopg2.extensions.connection:
     # trust auth on the test server: the password is set on the role but not checked here
-    return psycopg2.connect(make_dsn(pg_run["dsn"], user=pg_run["role"], password=pg_run["env"]["KAM_BI_PASSWORD"]))
+    return psycopg2.connect(make_dsn(pg_run["dsn"], user=pg_run["role"], password=pg_run["env"]["KAM_BI_PASSWORD"],
+                                     **extra))
 
 
 def test_bi_role_reads_analytics_only(pg_run):
@@ -231,6 +232,72 @@ def test_schema_swap_under_a_reader_never_errors(pg_run):
     ids = [s[0] for s in seen]
     assert ids[0] == before and ids[-1] == before + 2 and ids == sorted(ids)
     assert {s[1] for s in seen} == {240}  # never a half-built schema
+
+
+def _served_tables(dsn: str) -> list[str]:
+    return [r[0] for r in pg_rows(dsn, "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                                       "where n.nspname = 'analytics' and c.relkind in ('r', 'p') order by 1")]
+
+
+def _until_a_lock_is_awaited(dsn: str, publisher: subprocess.Popen, timeout: float = 300) -> None:
+    """Until some session waits for a lock on a served table (the publication's attempt to lock them)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert publisher.poll() is None, publisher.communicate()[1][-3000:]
+        if pg_rows(dsn, "select count(*) from pg_locks l join pg_class c on c.oid = l.relation "
+                        "join pg_namespace n on n.oid = c.relnamespace "
+                        "where n.nspname = 'analytics' and not l.granted")[0][0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the publication never asked for the served tables")
+
+
+def test_a_bi_transaction_across_the_swap_is_never_a_deadlock_victim(pg_run):
+    """A BI session reads the served table the publication locks last, in an open transaction, and once the
+    publication waits for it reads the one it locks first: the order in which ``drop schema … cascade`` alone
+    deadlocked the polling reader above under load (PostgreSQL cancelled the reader's query). The publication
+    gives way instead (kam.publish.postgres.lock_served): one allowed to wait 2 s fails naming the session and
+    changes nothing; the next waits past PostgreSQL's deadlock_timeout until the reader commits, then serves
+    its publication. Every query of the reader succeeds, on the publication it started with."""
+    dsn = pg_run["dsn"]
+    before = served_id(dsn)
+    tables = _served_tables(dsn)
+    first, last = tables[0], tables[-1]
+    reader = as_bi(pg_run, application_name="bi-test-reader")
+    publisher = None
+    try:
+        with reader.cursor() as cur:
+            cur.execute(f"select count(*) from analytics.{last}")
+            held = cur.fetchone()[0]
+        gave_up = publish_process(pg_run, KAM_PG_PUBLISH_LOCK_WAIT="2")
+        assert gave_up.returncode == 1, gave_up.stderr[-3000:]
+        assert "publication refused to wait longer: for 2 s" in gave_up.stderr, gave_up.stderr[-3000:]
+        assert f"user {pg_run['role']}, application bi-test-reader, from " in gave_up.stderr
+        assert "schema analytics was held by pid " in gave_up.stderr and "analytics is unchanged" in gave_up.stderr
+        assert served_id(dsn) == before
+
+        publisher = subprocess.Popen([sys.executable, "-c", PUBLISH], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=kam_env(pg_run["home"], KAM_TARGET="postgres", **pg_run["env"]),
+                                     text=True, start_new_session=True)
+        _until_a_lock_is_awaited(dsn, publisher)
+        with reader.cursor() as cur:
+            cur.execute(f"select count(*) from analytics.{first}")
+            cur.execute("select max(publication_id) from analytics.publications where status = 'published'")
+            assert cur.fetchone()[0] == before
+        time.sleep(1.5)  # longer than PostgreSQL's deadlock_timeout (1 s): a deadlock would be broken by now
+        assert publisher.poll() is None  # still giving way to the reader
+        with reader.cursor() as cur:
+            cur.execute(f"select count(*) from analytics.{last}")
+            assert cur.fetchone()[0] == held
+        reader.commit()
+        _, err = publisher.communicate(timeout=300)
+        assert publisher.returncode == 0, err[-3000:]
+    finally:
+        reader.close()
+        if publisher is not None and publisher.poll() is None:
+            publisher.kill()
+    assert served_id(dsn) == before + 2
+    assert ops_status(pg_run, before + 1) == "failed"  # the one that gave up, settled by the next
 
 
 @pytest.mark.parametrize("point", ["publish.mid_copy", "publish.after_verify", "publish.after_replace"])

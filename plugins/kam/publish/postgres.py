@@ -6,7 +6,9 @@ copies every published mart into a fresh schema ``analytics_next``, adds
 checks the row counts, then in the same transaction drops ``analytics`` and
 renames ``analytics_next`` to it, and grants the read-only BI role. Readers
 see the old schema or the new one, never a mix: a query that reaches a
-table during the swap waits for the commit and then reads the new table.
+table during the swap waits for the commit and then reads the new table. The
+swap never waits holding a served table (:func:`lock_served`), so a BI query is
+never cancelled as a deadlock's victim.
 A crash before the commit leaves the server exactly as it was.
 
 The run bookkeeping (``ops.publications``, ``ops.tier_publication_log``)
@@ -19,6 +21,7 @@ import datetime as dt
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from kam.config import Settings
@@ -129,6 +132,68 @@ def publish_postgres(settings: Settings, run_id: str | None, run_date: dt.date,
     return Publication(pub_id, "published", None, counts)
 
 
+# One attempt to lock the served tables waits at most this long: well below PostgreSQL's deadlock_timeout
+# (1 s by default), so a reader never waits long enough for the deadlock detector to cancel its query.
+LOCK_ATTEMPT_MS = 100
+
+
+def lock_served(cur, wait_seconds: int) -> None:
+    """Take every served table's ACCESS EXCLUSIVE lock before the swap drops them, without ever waiting
+    while holding one. ``drop schema … cascade`` alone takes them one by one: a BI query that holds one
+    table and asks for another which the publication already holds, while the publication waits for the
+    first, is a deadlock, and PostgreSQL cancels one of the two, as often the reader as not. Here each
+    attempt asks for all of them in one statement with a short ``lock_timeout``; when a reader holds one,
+    the attempt gives back what it took (a savepoint) and the next comes a little later, so readers wait
+    at most one attempt and never deadlock with the publication. After ``wait_seconds``
+    (KAM_PG_PUBLISH_LOCK_WAIT) the publication fails, naming the sessions that held the tables."""
+    from psycopg2.errors import LockNotAvailable
+
+    cur.execute("select format('%%I.%%I', n.nspname, c.relname) from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = %s and c.relkind in ('r', 'p') order by c.relname", [SERVED_SCHEMA])
+    tables = [row[0] for row in cur.fetchall()]
+    if not tables:
+        return
+    deadline, pause, attempts = time.monotonic() + wait_seconds, 0.05, 0
+    while True:
+        attempts += 1
+        cur.execute("savepoint kam_lock_served")
+        try:
+            cur.execute(f"set local lock_timeout = '{LOCK_ATTEMPT_MS}ms'")
+            cur.execute(f"lock table {', '.join(tables)} in access exclusive mode")
+        except LockNotAvailable:
+            cur.execute("rollback to savepoint kam_lock_served")
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"publication refused to wait longer: for {wait_seconds} s ({attempts} attempts, "
+                                   f"KAM_PG_PUBLISH_LOCK_WAIT) schema {SERVED_SCHEMA} was held by "
+                                   f"{_lock_holders(cur) or 'sessions that have ended since'}; "
+                                   f"{SERVED_SCHEMA} is unchanged") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            continue
+        cur.execute("release savepoint kam_lock_served")
+        cur.execute("set local lock_timeout to default")
+        if attempts > 1:
+            log.info("the served tables were locked at attempt %d (BI sessions held them before)", attempts)
+        return
+
+
+def _lock_holders(cur) -> str:
+    """The other sessions holding a lock on a served table: who, from where, since when, doing what."""
+    cur.execute("""
+        select distinct a.pid, a.usename, a.application_name, a.client_addr, a.state,
+               to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS'), left(regexp_replace(a.query, '\s+', ' ', 'g'), 80)
+        from pg_locks l
+        join pg_class c on c.oid = l.relation
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_stat_activity a on a.pid = l.pid
+        where n.nspname = %s and l.granted and l.pid <> pg_backend_pid()
+        order by a.pid""", [SERVED_SCHEMA])
+    return "; ".join(f"pid {pid} (user {user}, application {app or '-'}, from {addr or 'local'}, {state}, "
+                     f"transaction since {since}: {query})"
+                     for pid, user, app, addr, state, since, query in cur.fetchall())
+
+
 def _exists(cur, schema: str, table: str) -> bool:
     cur.execute("select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
                 [schema, table])
@@ -170,6 +235,7 @@ def _build_and_swap(settings: Settings, con, conn, pub_id: int, run_date: dt.dat
         staged_report = stage_report(settings, PostgresSource(conn), pub_id, run_date)
         cur.execute("reset search_path")
         ensure_bi_role(cur, settings.bi_role, settings.bi_password)
+        lock_served(cur, settings.pg_publish_lock_wait)
         cur.execute(f"drop schema if exists {SERVED_SCHEMA} cascade")
         cur.execute(f"alter schema {NEXT_SCHEMA} rename to {SERVED_SCHEMA}")
         grant_bi(cur, settings.bi_role, SERVED_SCHEMA)
