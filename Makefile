@@ -13,10 +13,16 @@ BI_VENV := .venv-bi
 BI_STAMP := $(BI_VENV)/.installed
 BI_LOCK := deploy/superset/requirements-bi.lock
 
+# uv compiles every installed module to bytecode at install time (pip does so by default, uv does not):
+# with PYTHONDONTWRITEBYTECODE=1, as set on many machines and images, Python would otherwise compile
+# each module again in every process it starts (`import great_expectations`: 10-11 s of CPU, 5 s with
+# the bytecode; a `kam run` starts a dozen processes; docs/testing.md)
+UV_INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode
+
 # $(call venv_from_lock,VENV,LOCK): a venv of its own with the exact pins of LOCK (uv from .venv)
 define venv_from_lock
 	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
-	$(BIN)/uv pip install --quiet --python $(1)/bin/python -r $(2) \
+	$(UV_INSTALL) --python $(1)/bin/python -r $(2) \
 	  || $(1)/bin/python -m pip install --quiet -r $(2)
 	touch $(1)/.installed
 endef
@@ -36,7 +42,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (kam needs Python 3.11; set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)" \
-	  && $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock \
+	  && $(UV_INSTALL) --python $(BIN)/python -r requirements.lock \
 	  && $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . \
 	  || { $(BIN)/python -m pip install --quiet -r requirements.lock && $(BIN)/python -m pip install --quiet --no-deps -e . ; }
 	touch $(STAMP)
