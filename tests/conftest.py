@@ -26,9 +26,9 @@ SMALL = {"customers": 240, "months": 24, "seed": 7}
 # The longest test files first (measured by `make test --durations`, docs/testing.md): with
 # pytest-xdist handing whole files to the workers in this order (`--dist loadfile
 # --no-loadscope-reorder`: xdist would otherwise order files by their number of tests), no long
-# file starts last. xdist gives each worker two files to start with (the 1st and 3rd to one, the
-# 2nd and 4th to the other): the third is short, so the Spark file's worker is not held after it
-# by a long file it was handed at the start.
+# file starts last. xdist gives each worker one file, then the next whenever a worker has at most
+# two tests of its files left (xdist's LoadScopeScheduling): the Spark file's worker gets its next
+# file when the Spark run's test ends, queued behind the kill drill.
 LONGEST_FIRST = (
     "e2e/test_spark_target.py",
     "e2e/test_runs_under_faults.py",
