@@ -86,7 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
             group="PostgreSQL target"),
     Setting("KAM_PG_PUBLISH_LOCK_WAIT", "`600`", "Seconds a publication waits for BI sessions to let go of the "
             "served tables before it fails naming them; it never waits holding one, so a BI query is never "
-            "the victim of a deadlock with it ([internals.md](internals.md)).", "pg_publish_lock_wait",
+            "the victim of a deadlock with it ([deployment.md](deployment.md)).", "pg_publish_lock_wait",
             group="PostgreSQL target"),
     Setting("KAM_SPARK_MASTER", "`local[*]`", "The Spark master URL: `local[N]`, `spark://host:port`, `yarn`, "
             "`k8s://…`.", "spark_master", group="Spark target"),
