@@ -70,9 +70,61 @@ def pytest_configure(config):
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    if _CPU:
+        def line(wall: float, cpu: float, name: str) -> None:
+            terminalreporter.write_line(f"{wall:8.1f} s wall {cpu:8.1f} s CPU {cpu / max(wall, 1e-9):5.0%}  {name}")
+
+        files = sorted(_CPU.items(), key=lambda kv: -kv[1][0])[:CPU_SHOWN]
+        terminalreporter.write_line(f"wall and CPU per test file (the {len(files)} longest; CPU: the worker's own "
+                                    "and its finished subprocesses', PostgreSQL's server not included):")
+        for name, (wall, cpu) in files:
+            line(wall, cpu, name)
+        line(*(sum(v[i] for v in _CPU.values()) for i in (0, 1)), "every test file")
     if SPEED in config.stash:
         terminalreporter.write_line(f"machine speed: the reference workload took {config.stash[SPEED]:.3f} s before "
                                     f"the tests and {machine_speed():.3f} s after (docs/testing.md)")
+
+
+# Wall and CPU time per test file, setup and teardown included (a module's shared run is counted in the
+# test that made it): [wall seconds, CPU seconds of the process and of its subprocesses it waited for].
+# Under xdist each worker measures its own and hands it to the controller, which prints the table.
+_CPU: dict[str, list[float]] = {}
+CPU_SHOWN = 20
+
+
+def _clock() -> tuple[float, float]:
+    import resource
+    import time
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter(), own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    started = _clock()
+    yield
+    ended = _clock()
+    entry = _CPU.setdefault(Path(item.fspath).relative_to(REPO / "tests").as_posix(), [0.0, 0.0])
+    entry[0] += ended[0] - started[0]
+    entry[1] += ended[1] - started[1]
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: its figures go to the controller
+        import json
+
+        session.config.workeroutput["kam_cpu"] = json.dumps(_CPU)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    import json
+
+    for name, (wall, cpu) in json.loads(getattr(node, "workeroutput", {}).get("kam_cpu", "{}")).items():
+        entry = _CPU.setdefault(name, [0.0, 0.0])
+        entry[0] += wall
+        entry[1] += cpu
 
 
 def pytest_collection_modifyitems(config, items):
