@@ -101,7 +101,7 @@ def test_the_ingest_connection_reaches_only_the_landing_and_spill_folders(settin
     from kam.ingest import batch
 
     seen = {}
-    original = batch.ingest_file
+    original = batch.prepare  # where each file is read, on the connection (cursor) given
 
     def probe(con, *args, **kwargs):  # the real ingest, plus a look at the connection it was given
         for name, sql in (("outside", f"select content from read_text('{secret}')"),
@@ -116,11 +116,11 @@ def test_the_ingest_connection_reaches_only_the_landing_and_spill_folders(settin
         return original(con, *args, **kwargs)
 
     landing_file(settings, "a.csv", HEADER + "\n" + ROWS[0] + "\n")
-    batch.ingest_file = probe
+    batch.prepare = probe
     try:
         results = ingest_source(settings, "orders", RUN_DATE)
     finally:
-        batch.ingest_file = original
+        batch.prepare = original
     assert [r.status for r in results] == ["loaded"]
     assert "disabled by configuration" in seen["outside"] and "disabled by configuration" in seen["write"]
     assert "Cannot enable external access" in seen["reopen"]

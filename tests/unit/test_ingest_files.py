@@ -403,3 +403,42 @@ def test_kam_quarantine_lists_and_shows_rejected_rows_with_their_reasons(setting
     assert "mixed.csv row 4" in shown.stdout and "product_category" in shown.stdout and "O7" in shown.stdout
     missing = subprocess.run([*kam, "quarantine", "show", "99"], env=env, capture_output=True, text=True)
     assert missing.returncode == 1 and "no quarantined rows in batch 99" in missing.stderr
+
+
+def test_small_files_are_checked_by_gx_a_group_at_a_time_each_still_its_own_batch(settings, tmp_path):
+    """ingest_source reads and checks consecutive files in SQL, then GX validates their samples in one
+    validation (one result, one Data Docs page, for the group) and each file commits as its own batch,
+    numbered in file order. A file with the content of one not yet committed ends the group first."""
+    from kam.ingest.batch import ingest_source
+
+    landing = settings.landing_dir / "orders"
+    write(landing / "a.csv", [HEADER, *GOOD])
+    write(landing / "b.csv", [HEADER, GOOD[0].replace("O1,1", "O3,1"),
+                              "O4,1,C3,2026-03-01,gadget,1,10,confirmed,2026-03-01"])  # an unknown category
+    write(landing / "c.csv", [HEADER, *GOOD])  # a's content again: a duplicate, recorded after a and b commit
+    write(landing / "d.csv", [HEADER, GOOD[2].replace("O2,1", "O5,1"), *[GOOD[0].replace("O1,1", "O9,1")] * 2])
+    # O1,1 of a's version again: a key in two batches of the group, fine for each batch (GX sees them together)
+    write(landing / "e.csv", [HEADER, GOOD[0], GOOD[0].replace("O1,1", "O7,1")])
+    results = ingest_source(settings, "orders", RUN_DATE)
+    assert [(r.path.name, r.status, r.batch_id) for r in results] == [
+        ("a.csv", "loaded", 1), ("b.csv", "partial", 2), ("c.csv", "duplicate", 3), ("d.csv", "partial", 4),
+        ("e.csv", "loaded", 5)], [r.summary() for r in results]
+    assert "same content (sha256) as batch 1" in results[2].error
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        batches = con.sql("select parse_filename(source_file), rows_read, rows_loaded, rows_quarantined, gx_rows, "
+                          "gx_docs from ops.ingest_batches order by batch_id").fetchall()
+        reasons = dict(con.sql("select parse_filename(_source_file) || ':' || _row_number, _reason "
+                               "from quarantine.orders").fetchall())
+        raw = con.sql("select count(*) from raw.orders").fetchone()[0]
+    finally:
+        con.close()
+    counts = {name: (read, loaded, bad, gx) for name, read, loaded, bad, gx, _ in batches}
+    assert counts == {"a.csv": (3, 3, 0, 3), "b.csv": (2, 1, 1, 2), "c.csv": (0, 0, 0, None),
+                      "d.csv": (3, 1, 2, 3), "e.csv": (2, 2, 0, 2)}
+    assert raw == 3 + 1 + 1 + 2
+    assert "product_category" in reasons["b.csv:2"] and "gadget" in reasons["b.csv:2"]
+    assert "unique" in reasons["d.csv:2"] and "unique" in reasons["d.csv:3"]
+    docs = {name: link for name, *_, link in batches}
+    assert docs["a.csv"] and docs["a.csv"] == docs["b.csv"]  # one GX validation for a and b
+    assert docs["d.csv"] and docs["d.csv"] == docs["e.csv"] != docs["a.csv"]  # another for d and e

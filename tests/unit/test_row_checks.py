@@ -21,7 +21,7 @@ from kam.config import Settings
 from kam.contract import contract_for
 from kam.ingest.batch import ingest_file
 from kam.ingest.readers import read_batch
-from kam.quality.batch_checks import _row_reasons_in_gx
+from kam.quality.batch_checks import row_reasons_in_gx
 from kam.quality.gx_suites import CheckFailure
 from kam.quality.row_checks import NotCompilable, compile_suite, disagreements
 from kam.warehouse import OPS_DDL
@@ -96,7 +96,7 @@ def test_sql_checks_quarantine_exactly_what_gx_finds(landing, tmp_path, source, 
     in_sql = reasons(con)
     assert len(in_sql) == result.rows_quarantined > 0
     # the same typed batch, validated by GX as a whole DataFrame
-    bad, _, gx_rows = _row_reasons_in_gx(con, settings, contract_for(source), RUN_DATE)
+    bad, _, gx_rows = row_reasons_in_gx(con, settings, contract_for(source), RUN_DATE)
     assert gx_rows == result.rows_read and bad == len(in_sql)
     assert reasons(con) == in_sql
     con.close()
@@ -111,7 +111,7 @@ def test_a_batch_larger_than_the_sample_is_checked_in_full_and_gx_sees_the_sampl
     assert result.gx_rows == 25
     # every row was checked: the same quarantine as GX on the whole batch
     in_sql = reasons(con)
-    _row_reasons_in_gx(con, settings, contract_for("orders"), RUN_DATE)
+    row_reasons_in_gx(con, settings, contract_for("orders"), RUN_DATE)
     assert reasons(con) == in_sql
     (gx_rows,) = con.sql("select gx_rows from ops.ingest_batches").fetchone()
     assert gx_rows == 25

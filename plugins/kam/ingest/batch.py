@@ -19,6 +19,7 @@ import difflib
 import hashlib
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -34,7 +35,7 @@ from kam.ingest.parse import typed_select
 from kam.ingest.quarantine import quarantine_rejects, quarantine_whole
 from kam.ingest.readers import DEFAULT_OPTIONS, ReadOptions, ReadResult, duckdb_message, read_batch
 from kam.ingest.tables import add_missing_columns, ensure_tables
-from kam.quality.batch_checks import row_reasons
+from kam.quality.batch_checks import SqlChecks, agree, row_reasons_in_gx, sql_checks
 from kam.sources import Mappings, SourceMapping, load_mappings
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,31 @@ def read_options(mapping: SourceMapping | None) -> ReadOptions:
     return ReadOptions(mapping.format, mapping.encoding, mapping.delimiter, mapping.header_row, mapping.sheets)
 
 
+# Small files are read and checked a group at a time, GX validating the group's samples at once
+# (kam.quality.batch_checks.agree); a group ends at this many rows read or files, whichever comes first.
+GROUP_ROWS = 1_000_000
+GROUP_FILES = 64
+
+
+@dataclass
+class Prepared:
+    """A batch read, typed and checked in SQL on its own connection (its temp tables), waiting for
+    GX's word on its sample and for its transaction (:func:`finish`)."""
+
+    con: duckdb.DuckDBPyConnection
+    result: BatchResult
+    sha: str
+    size: int
+    mtime: dt.datetime
+    started: dt.datetime
+    run_id: str | None = None
+    read: ReadResult | None = None
+    rows_table: str = "_batch_text"
+    checks: SqlChecks | None = None  # None: nothing left for GX (checked whole already, or refused)
+    bad: int = 0
+    refusal: str | None = None
+
+
 def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
                 run_date: dt.date, run_id: str | None = None, mapping: SourceMapping | None = None,
                 pulled: bool = False, before_commit=None) -> BatchResult:
@@ -86,12 +112,27 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     (:mod:`kam.ingest.pull`), under ``$KAM_HOME/pulls``, not in the landing folder;
     ``before_commit(result)`` runs inside the batch's transaction (a pull's watermark moves with
     its batch or not at all). Never raises for bad data: it is recorded."""
+    state = prepare(con, settings, source, path, run_date, run_id, mapping, pulled)
+    if isinstance(state, BatchResult):
+        return state
+    return finish(settings, source, run_date, [state], before_commit)[0]
+
+
+def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path, run_date: dt.date,
+            run_id: str | None = None, mapping: SourceMapping | None = None, pulled: bool = False,
+            pending: list[Prepared] = ()) -> BatchResult | Prepared | None:
+    """Everything about one file that needs no transaction: the landing checks, the quick and the
+    sha256 check against the manifest, reading, mapping, typing and the SQL row checks, on
+    ``con`` (whose temp tables are the batch's). A file that ends here (skipped, a duplicate,
+    refused unread) comes back as its result; one to load as :class:`Prepared`. ``pending``: the
+    batches prepared before it and not yet committed; None when this file cannot join them (it
+    would record a batch before theirs, or has the content of one of them): finish them first."""
     contract = contract_for(source)
     ensure_tables(con, contract)
     started = dt.datetime.now()
     refusal = None if pulled else landing_refusal(path, settings)
     if refusal:
-        return _refuse_unread(con, source, path, refusal, run_id, started)
+        return None if pending else _refuse_unread(con, source, path, refusal, run_id, started)
     stat = path.stat()
     size, mtime = stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime)
     unchanged = con.execute(
@@ -103,6 +144,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         return BatchResult(source, path, "skipped",
                            error=f"unchanged since batch {unchanged[0]} ({unchanged[1]}): same size and mtime")
     sha = sha256_of(path)
+    if any(p.sha == sha for p in pending):
+        return None
     known = con.execute(
         "select batch_id, source_file, status from ops.ingest_batches "
         "where sha256 = ? and source = ? and status <> 'duplicate' order by batch_id limit 1",
@@ -113,6 +156,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
             "select 1 from ops.ingest_batches where sha256 = ? and source_file = ?",
             [sha, str(path)],
         ).fetchone()
+        if not seen_here and pending:
+            return None
         result = BatchResult(source, path, "duplicate" if not seen_here else "skipped",
                              error=f"same content (sha256) as batch {known[0]} ({known[1]}, {known[2]})")
         if not seen_here:  # a re-delivery under a new name: record it once, load nothing
@@ -121,20 +166,21 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
             log.warning("%s", result.summary())
         return result
 
-    batch_id = next_batch_id(con)
-    result = BatchResult(source, path, "loaded", batch_id=batch_id)
-    read: ReadResult | None = None
-    rows_table = "_batch_text"  # where the batch's rows are: as read, or as the source mapping made them
+    # numbered as if the batches before it had committed: they will, in order, before it (finish)
+    state = Prepared(con, BatchResult(source, path, "loaded", batch_id=next_batch_id(con) + len(pending)),
+                     sha, size, mtime, started, run_id)
+    result = state.result
     try:
         # Reading, parsing and validating only touch temp tables: no transaction yet.
         reshaped = mapping is not None and mapping.reshapes
-        rows_table = "_batch_src" if reshaped else "_batch_text"
-        read = read_batch(con, path, rows_table, settings.max_line_bytes, read_options(mapping))
+        state.rows_table = "_batch_src" if reshaped else "_batch_text"
+        state.read = read = read_batch(con, path, state.rows_table, settings.max_line_bytes, read_options(mapping))
         result.rows_read = read.rows_read
         result.warnings.extend(read.notes)
         if reshaped:
             mapped = map_batch(con, mapping, contract, read)
-            read, rows_table = mapped.read, "_batch_text"
+            state.read = read = mapped.read
+            state.rows_table = "_batch_text"
             result.rows_skipped = read.skipped
             _note_mapping(result, mapped, mapping)
         missing = [c for c in contract.required if c not in read.columns]
@@ -142,36 +188,93 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
             hint = _rename_hint(missing, read.columns, contract)
             raise BatchRefused(path, f"missing required column(s): {', '.join(missing)} "
                                      f"(found: {', '.join(read.columns)}){hint}")
-        lineage = (f"{batch_id} as _batch_id, {sql_string(str(path))} as _source_file, "
+        lineage = (f"{result.batch_id} as _batch_id, {sql_string(str(path))} as _source_file, "
                    f"_kam_row as _row_number, current_localtimestamp() as _loaded_at")
         con.execute(f"create or replace temp table _batch_typed as select {lineage}, "
                     f"{typed_select(contract, read.columns, MAP_ERRORS if reshaped else None)} from _batch_text")
-        bad, result.gx_docs, result.gx_rows = row_reasons(con, settings, contract, run_date)
-        bad_rows = bad + len(read.rejects)
-        refusal = bad_share_refusal(bad_rows, read.rows_read, settings)
+        state.checks = sql_checks(con, settings, contract, run_date)
+        if state.checks is None:  # a suite the compiler does not cover: GX on the whole batch, now
+            state.bad, result.gx_docs, result.gx_rows = row_reasons_in_gx(con, settings, contract, run_date)
+        else:
+            state.bad = state.checks.failing
+        refusal = bad_share_refusal(state.bad + len(read.rejects), read.rows_read, settings)
         if refusal:
             raise BatchRefused(path, refusal)
+    except Exception as exc:  # noqa: BLE001 - whatever fails here is about this file: refuse it, go on
+        state.refusal = _refusal_reason(source, path, exc)
+        state.checks = None
+    return state
+
+
+def _refusal_reason(source: str, path: Path, exc: Exception) -> str:
+    if isinstance(exc, BatchRefused):
+        return exc.reason
+    log.exception("%s: %s: unexpected error while reading", source, path)
+    return f"unexpected error while reading ({type(exc).__name__}): {duckdb_message(exc)}"
+
+
+def finish(settings: Settings, source: str, run_date: dt.date, group: list[Prepared],
+           before_commit=None) -> list[BatchResult]:
+    """GX on the group's samples at once (:func:`kam.quality.batch_checks.agree`), then each batch
+    in its own transaction, in order: its good rows to raw, its bad rows to quarantine (a refused
+    batch: every row to quarantine), its manifest row."""
+    contract = contract_for(source)
+    waiting = [p for p in group if p.checks is not None]
+    if waiting:
+        try:
+            for state, word in zip(waiting, agree(settings, contract, run_date, [(p.con, p.checks) for p in waiting]),
+                                   strict=True):
+                state.result.gx_docs, state.result.gx_rows = word.docs_url, word.gx_rows
+                if word.problems:
+                    log.error("%s: %s: %s", source, state.result.path, word.problems[0])
+                    state.refusal = f"unexpected error while reading (RuntimeError): {word.problems[0]}"
+        except Exception as exc:  # noqa: BLE001 - GX could not validate: every batch of the group is refused
+            for state in waiting:
+                state.refusal = _refusal_reason(source, state.result.path, exc)
+    results = []
+    for state in group:
+        try:
+            results.append(_commit(settings, contract, state, before_commit))
+        except Exception as exc:  # noqa: BLE001 - unexpected (the manifest could not be written): recorded
+            results.append(_refuse_or_fail(state.con, source, state.result.path, exc, state.run_id))
+    return results
+
+
+def _refuse_unexpected(con: duckdb.DuckDBPyConnection, source: str, path: Path, exc: Exception,
+                       run_id: str | None) -> BatchResult:
+    """A file whose ingest failed outside the batch's own checks, recorded as refused."""
+    log.exception("%s: %s: unexpected error", source, path)
+    reason = f"unexpected error ({type(exc).__name__}): {duckdb_message(exc)}"
+    _rollback_quietly(con)  # a failed statement aborts the transaction: the next file needs none
+    return _refuse_unread(con, source, path, reason, run_id, dt.datetime.now())
+
+
+def _commit(settings: Settings, contract: SourceContract, state: Prepared, before_commit) -> BatchResult:
+    con, result, read = state.con, state.result, state.read
+    source, path = contract.name, result.path
+    try:
+        if state.refusal is not None:
+            raise BatchRefused(path, state.refusal)
         con.execute("begin transaction")
-        _load(con, contract, read, batch_id, path)
+        _load(con, contract, read, result.batch_id, path)
+        bad_rows = state.bad + len(read.rejects)
         result.rows_quarantined = bad_rows
-        result.rows_loaded = read.rows - bad
+        result.rows_loaded = read.rows - state.bad
         if bad_rows:
             result.status = "partial"
             result.warnings.append(f"{bad_rows} row(s) quarantined")
     except Exception as exc:  # noqa: BLE001 - whatever fails here is about this file: refuse it, go on
-        reason = exc.reason if isinstance(exc, BatchRefused) else \
-            f"unexpected error while reading ({type(exc).__name__}): {duckdb_message(exc)}"
-        if not isinstance(exc, BatchRefused):
-            log.exception("%s: %s: unexpected error while reading", source, path)
+        reason = _refusal_reason(source, path, exc)
         _rollback_quietly(con)
         con.execute("begin transaction")
         result.status, result.error = "refused", reason
         result.rows_loaded = 0
-        result.rows_quarantined = quarantine_whole(con, source, batch_id, path, read, reason, rows_table)
+        result.rows_quarantined = quarantine_whole(con, source, result.batch_id, path, read, reason,
+                                                   state.rows_table)
         result.rows_read = read.rows_read if read else 0
     try:
         check_counts(result)
-        record_batch(con, result, sha, size, read, run_id, started, mtime)
+        record_batch(con, result, state.sha, state.size, read, state.run_id, state.started, state.mtime)
         if before_commit is not None:
             before_commit(result)
         checkpoint("ingest.before_commit")
@@ -314,29 +417,60 @@ def ingest_source(settings: Settings, source: str, run_date: dt.date,
     where = f"{settings.landing_dir} ({', '.join(mapping.files)}, {mapping.origin})" if mapping and mapping.files \
         else settings.landing_dir / source
     log.info("%s: %d file(s) in %s", source, len(files), where)
-    results: list[BatchResult] = []
+    results: list[BatchResult | None] = []
+    group: list[tuple[int, Prepared]] = []  # prepared, not yet committed: (their place in results, batch)
+
+    def finish_group() -> None:
+        for (slot, state), result in zip(group, finish(settings, source, run_date, [s for _, s in group]),
+                                         strict=True):
+            results[slot] = result
+            state.con.close()
+        group.clear()
+
     with warehouse(settings) as con, data_docs_once(settings.gx_dir):
         pulled = _pull(con, settings, mapping) if mapping is not None and mapping.query is not None else None
         confine(con, settings)
-        for path in ([pulled.path] if pulled and pulled.path else []) + files:
+        if pulled is not None and pulled.path:
             try:
-                if pulled is not None and path == pulled.path:
-                    results.append(ingest_file(con, settings, source, path, run_date, run_id, mapping, pulled=True,
-                                               before_commit=lambda result: _record_pull(con, mapping, pulled, result)))
-                    if results[-1].status in ("duplicate", "skipped"):  # the same content as an earlier pull
-                        pulled.path.unlink(missing_ok=True)
-                else:
-                    results.append(ingest_file(con, settings, source, path, run_date, run_id, mapping))
-            except Exception as exc:  # unexpected: record it against its file, go on with the next
-                log.exception("%s: %s: unexpected error", source, path)
-                reason = f"unexpected error ({type(exc).__name__}): {duckdb_message(exc)}"
-                _rollback_quietly(con)  # a failed statement aborts the transaction: the next file needs none
-                try:
-                    results.append(_refuse_unread(con, source, path, reason, run_id, dt.datetime.now()))
-                except Exception:  # the warehouse itself fails: the task fails (ingest_task)
-                    log.exception("%s: %s: cannot record the refusal", source, path)
-                    results.append(BatchResult(source, path, "refused", error=reason))
+                results.append(ingest_file(con, settings, source, pulled.path, run_date, run_id, mapping, pulled=True,
+                                           before_commit=lambda result: _record_pull(con, mapping, pulled, result)))
+                if results[-1].status in ("duplicate", "skipped"):  # the same content as an earlier pull
+                    pulled.path.unlink(missing_ok=True)
+            except Exception as exc:  # noqa: BLE001 - unexpected: recorded against its file, go on
+                results.append(_refuse_or_fail(con, source, pulled.path, exc, run_id))
+        for path in files:
+            cur = con.cursor()  # the batch's own temp tables, kept until its group is committed
+            try:
+                state = prepare(cur, settings, source, path, run_date, run_id, mapping,
+                                pending=[s for _, s in group])
+                if state is None:  # it cannot join the group: commit the group first
+                    finish_group()
+                    state = prepare(cur, settings, source, path, run_date, run_id, mapping)
+            except Exception as exc:  # noqa: BLE001 - unexpected: recorded against its file, go on
+                cur.close()
+                finish_group()
+                results.append(_refuse_or_fail(con, source, path, exc, run_id))
+                continue
+            if not isinstance(state, Prepared):
+                cur.close()
+                results.append(state)
+                continue
+            results.append(None)
+            group.append((len(results) - 1, state))
+            if len(group) >= GROUP_FILES or sum(s.read.rows_read for _, s in group if s.read) >= GROUP_ROWS:
+                finish_group()
+        finish_group()
     return results
+
+
+def _refuse_or_fail(con: duckdb.DuckDBPyConnection, source: str, path: Path, exc: Exception,
+                    run_id: str | None) -> BatchResult:
+    try:
+        return _refuse_unexpected(con, source, path, exc, run_id)
+    except Exception:  # noqa: BLE001 - the warehouse itself fails: the task fails (ingest_task)
+        log.exception("%s: %s: cannot record the refusal", source, path)
+        return BatchResult(source, path, "refused", error=f"unexpected error ({type(exc).__name__}): "
+                                                          f"{duckdb_message(exc)}")
 
 
 def _pull(con: duckdb.DuckDBPyConnection, settings: Settings, mapping: SourceMapping):

@@ -215,11 +215,12 @@ def sample_sql(table: str, failing: str, failing_rows: int, columns: list[str], 
 
 
 def disagreements(checks: list[RowCheck], sql_failed: dict[int, list[int]], gx_failures: list[CheckFailure],
-                  sampled_rows: set[int], whole_groups: bool) -> list[str]:
+                  sampled_rows: set[int], whole_groups: bool, ignore: set[tuple[int, int]] = frozenset()) -> list[str]:
     """Where GX and the SQL differ on the sampled rows: ``row N: <check> (GX|SQL only)``.
 
     ``whole_groups``: every row of a duplicated key is in the sample (so uniqueness within the
     sample is uniqueness within the batch); otherwise uniqueness checks are not compared.
+    ``ignore``: (row, check index) pairs not compared (a key GX saw in another batch of its frame).
     """
     by_key = {c.key: i for i, c in enumerate(checks)}
     compared = {i for i, c in enumerate(checks) if whole_groups or c.window is None}
@@ -233,7 +234,7 @@ def disagreements(checks: list[RowCheck], sql_failed: dict[int, list[int]], gx_f
         for row in failure.row_indices:
             gx.add((int(row["_row_number"] if isinstance(row, dict) else row), index))
     sql = {(row, i) for row, failed in sql_failed.items() if row in sampled_rows for i in failed}
-    differ = {pair for pair in gx ^ sql if pair[1] in compared}
+    differ = {pair for pair in gx ^ sql if pair[1] in compared and pair not in ignore}
     return [f"row {row}: {checks[i].reason} ({'GX' if (row, i) in gx else 'SQL'} only)"
             for row, i in sorted(differ)]
 
