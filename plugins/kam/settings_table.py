@@ -50,7 +50,9 @@ SETTINGS: tuple[Setting, ...] = (
             "rows of larger marts (every row passed the dbt tests first; `kam status` shows what was sampled).",
             "gx_max_rows", group="Bad input"),
     Setting("KAM_GX_BATCH_SAMPLE_ROWS", "`5000`", "At ingest, GX validates the failing rows plus a sample up to "
-            "this many, and must agree with the SQL row checks.", "gx_batch_sample_rows", group="Bad input"),
+            "this many, and must agree with the SQL row checks; consecutive small files share it (each at least "
+            "250 rows) and are validated together (docs/operations.md).", "gx_batch_sample_rows",
+            group="Bad input"),
     Setting("KAM_DUCKDB_MEMORY_LIMIT", "`3GB`", "DuckDB's memory limit per process (it spills to "
             "`$KAM_HOME/tmp`).", "duckdb_memory_limit", group="Resources"),
     Setting("KAM_PUBLISH_MEMORY_LIMIT", "`2GB`", "DuckDB's memory limit in the publish task (it shares its "

@@ -87,8 +87,8 @@ create table if not exists ops.publication_fingerprints (
 );
 -- columns added after the first release (older warehouses are upgraded in place)
 alter table ops.ingest_batches add column if not exists gx_docs varchar;
--- rows GX validated: the whole batch up to KAM_GX_BATCH_SAMPLE_ROWS, else the failing rows and a
--- sample (SQL compiled from the same suite checked every row)
+-- rows GX validated: the whole batch up to KAM_GX_BATCH_SAMPLE_ROWS (or its share of it in a group of
+-- small files), else the failing rows and a sample (SQL compiled from the same suite checked every row)
 alter table ops.ingest_batches add column if not exists gx_rows bigint;
 -- with source_file and file_bytes: a file unchanged since it was loaded is not hashed again
 alter table ops.ingest_batches add column if not exists file_mtime timestamp;

@@ -10,6 +10,9 @@ A file whose sha256 was already ingested (under any name) loads nothing; a file
 still at the same path with the same size and modification time as when it was
 recorded is not even hashed again (a daily run does not re-read the history).
 The row checks are :mod:`kam.quality.batch_checks`; the manifest :mod:`kam.ingest.manifest`.
+Consecutive files of a source are read and checked a group at a time (:func:`prepare`, each on its
+own cursor), GX validates the group's samples at once, then each commits as its own batch
+(:func:`finish`).
 """
 
 from __future__ import annotations
