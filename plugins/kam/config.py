@@ -150,6 +150,16 @@ class Settings:
         return self.published_dir / "report.html"
 
     @property
+    def docs_path(self) -> Path:
+        """dbt's documentation site of the served publication's build (kam.transform.docs)."""
+        return self.published_dir / "docs.html"
+
+    @property
+    def dbt_docs_path(self) -> Path:
+        """dbt's documentation site of the last build, published with the next publication."""
+        return self.kam_home / "dbt" / "docs.html"
+
+    @property
     def parquet_dir(self) -> Path:
         return self.published_dir / "parquet"
 

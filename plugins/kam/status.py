@@ -92,6 +92,7 @@ def collect_status(settings: Settings) -> dict:
         "published_file": str(settings.published_path),
         "published_exists": settings.published_path.exists(),
         "report_file": str(settings.report_path) if settings.report_path.exists() else None,
+        "dbt_docs": str(settings.docs_path) if settings.docs_path.exists() else None,
         "last_run": last_run(settings),
     }
     if settings.target in ("postgres", "spark"):
@@ -159,6 +160,8 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
              + ("" if report["published_exists"] else "  (none yet)")]
     if report["report_file"]:
         lines.append(f"report          {report['report_file']}")
+    if report.get("dbt_docs"):
+        lines.append(f"dbt docs        {report['dbt_docs']} (models, columns, lineage)")
     if run:
         lines.append(f"last run        run date {run['run_date']}, finished {run['finished_at']} "
                      f"(target {run['target']}): {run['outcome'][:800]}")

@@ -123,6 +123,26 @@ def test_the_report_renders_in_chromium_without_errors(report, tmp_path):
     assert snap.returncode == 0 and shot.stat().st_size > 50_000
 
 
+def test_the_models_documentation_is_published_beside_the_report_and_renders_in_chromium(report, first_run):
+    """dbt's documentation site of the build (`dbt docs generate --static`, made by the build task) is
+    published with the publication as published/docs.html, linked from the report and from kam status."""
+    docs = report.parent / "docs.html"
+    assert docs.exists() and not list(report.parent.glob(".docs.*")), "not published, or a staged copy left"
+    assert 'id="dbt-docs" href="docs.html"' in report.read_text(encoding="utf-8")
+    assert f"dbt docs        {docs} (models, columns, lineage)" in run_kam(["status"], first_run).stdout
+    text = docs.read_text(encoding="utf-8")
+    # the project's manifest and the warehouse's catalog (column types) are embedded
+    assert '"model.kam.customer_value_monthly"' in text
+    assert "schemas.getdbt.com/dbt/manifest/" in text and "schemas.getdbt.com/dbt/catalog/" in text
+    # dbt's app draws the project from the manifest and catalog embedded in the one file, offline
+    dom = chromium(docs.as_uri() + "#!/model/model.kam.customer_value_monthly", "--dump-dom",
+                   "--host-resolver-rules=MAP * ~NOTFOUND")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-nav-unique-id="model.kam.customer_value_monthly"' in dom.stdout  # the menu, drawn
+    assert re.search(r'<h1>\s*<span class="break ng-binding">customer_value_monthly</span>', dom.stdout)  # its page
+    assert 'data-nav-unique-id="model.kam' not in text  # drawn by the page, not in the file as sent
+
+
 def test_kam_demo_ends_by_printing_the_reports_path(tmp_path):
     """What `make demo` runs, at a small scale: the last line names the report it wrote."""
     home, landing = tmp_path / "home", tmp_path / "landing"

@@ -155,6 +155,7 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
     """``dbt build`` (seeds, models, tests) on the working warehouse, incremental unless
     ``conf.full_refresh`` asks for a full rebuild; a failure refuses publication."""
     from kam.publish.ledger import record_refusal
+    from kam.transform.docs import generate_docs
     from kam.transform.runner import build
 
     settings = load_settings()
@@ -165,8 +166,9 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
                        "dbt build failed: " + "; ".join(result.failures[:20]),
                        {"dbt": result.counts, "failed": result.failures}, interval_from(context))
         _fail(f"dbt build failed, publication refused: {'; '.join(result.failures[:5])}")
+    docs = generate_docs(settings, mode.fingerprint)  # published with the next publication
     return {"dbt": result.counts, "mode": mode.name, "mode_reason": mode.reason,
-            "warnings": result.warnings[:20]}
+            "warnings": result.warnings[:20], "docs": str(docs) if docs else None}
 
 
 @_reports_peak_memory

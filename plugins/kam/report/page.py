@@ -209,6 +209,8 @@ def _page(publication: dict, chosen: data.Month, picker: list[data.Month], secti
     pub = (f"publication #{publication['publication_id']}, run date {publication['run_date']}"
            + (f", rules version {publication['rules_version']}" if publication.get("rules_version") else "")
            if publication else "publication –")
+    docs = (f' · <a id="dbt-docs" href="{html.escape(publication["docs"])}">模型文档 the models\' documentation '
+            f'(dbt docs)</a>' if publication and publication.get("docs") else "")
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -217,7 +219,7 @@ def _page(publication: dict, chosen: data.Month, picker: list[data.Month], secti
 </head>
 <body data-rendered-charts="0" data-errors="">
 <header><h1>大客户价值报告 Key-account value report</h1>
-<span class="meta">{html.escape(pub)} · read from the published marts</span>
+<span class="meta">{html.escape(pub)} · read from the published marts{docs}</span>
 <label>月份 Month <select id="month">{options}</select></label></header>
 <div class="chart wide" id="tier_mix"></div>
 {''.join(sections)}

@@ -1,11 +1,13 @@
 """The report of a publication, staged beside the file or schema about to be served and
-renamed to ``published/report.html`` together with it (every target and ``kam rollback``)."""
+renamed to ``published/report.html`` together with it (every target and ``kam rollback``), and with it
+dbt's documentation site of the build (``published/docs.html``, :mod:`kam.transform.docs`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from kam.config import Settings
@@ -18,20 +20,34 @@ log = logging.getLogger(__name__)
 def stage_report(settings: Settings, src: Source, publication_id: int, run_date: dt.date | None) -> Path | None:
     """Write the report of the publication ``src`` holds to ``published/.report.<id>.html``.
     None when KAM_REPORT_MONTHS=0, and then no report of an earlier publication is left."""
-    for leftover in settings.published_dir.glob(".report.*.html"):  # of an interrupted publication
-        leftover.unlink(missing_ok=True)
+    for pattern in (".report.*.html", ".docs.*.html"):  # of an interrupted publication
+        for leftover in settings.published_dir.glob(pattern):
+            leftover.unlink(missing_ok=True)
     if settings.report_months == 0:
         settings.report_path.unlink(missing_ok=True)
         return None
+    docs = settings.dbt_docs_path
+    if docs.exists():
+        shutil.copyfile(docs, _staged_docs(settings, publication_id))
     staged = settings.published_dir / f".report.{publication_id}.html"
     written = write_report(src, staged, months=settings.report_months,
                            publication={"publication_id": publication_id,
-                                        "run_date": run_date.isoformat() if run_date else "–"})
+                                        "run_date": run_date.isoformat() if run_date else "–",
+                                        "docs": settings.docs_path.name if docs.exists() else None})
     log.info("%s", written.describe())
     return staged
 
 
+def _staged_docs(settings: Settings, publication_id: int | str) -> Path:
+    return settings.published_dir / f".docs.{publication_id}.html"
+
+
 def serve_report(settings: Settings, staged: Path | None) -> None:
-    """Rename the staged report in, right after its publication was served."""
-    if staged is not None:
-        os.replace(staged, settings.report_path)
+    """Rename the staged report (and the documentation site staged with it) in, right after its
+    publication was served."""
+    if staged is None:
+        return
+    docs = _staged_docs(settings, staged.name.split(".")[2])
+    if docs.exists():
+        os.replace(docs, settings.docs_path)
+    os.replace(staged, settings.report_path)

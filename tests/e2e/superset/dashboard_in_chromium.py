@@ -34,7 +34,13 @@ try:
     driver.find_element(By.CSS_SELECTOR, "input#username, input[name='username']").send_keys(user)
     driver.find_element(By.CSS_SELECTOR, "input#password, input[name='password']").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "button[type='submit'], input[type='submit']").click()
-    time.sleep(2)
+    # the login is done when the browser has left /login/ (a fixed pause was too short on a loaded machine:
+    # the dashboard was then asked for without the session and answered with the login form)
+    deadline = time.time() + 60
+    while "/login" in driver.current_url:
+        if time.time() > deadline:
+            raise SystemExit(f"still on {driver.current_url} 60 s after signing in")
+        time.sleep(0.5)
     driver.get(f"{base}/superset/dashboard/kam/")
     js = """
       const holders = [...document.querySelectorAll('.dashboard-component-chart-holder')];
