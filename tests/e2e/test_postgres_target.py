@@ -331,6 +331,9 @@ def test_status_reports_the_server(pg_run):
     assert "schema analytics on postgresql://" in proc.stdout
     assert pg_run["env"]["KAM_BI_PASSWORD"] not in proc.stdout
     assert "last published  #" in proc.stdout
+    # dbt's documentation site of the build on the server (its catalog read from PostgreSQL), published too
+    docs = pg_run["home"] / "published" / "docs.html"
+    assert f"dbt docs        {docs}" in proc.stdout and "schemas.getdbt.com/dbt/catalog/" in docs.read_text()
 
 
 def test_the_report_on_postgres_shows_what_the_duckdb_report_shows(first_run, pg_run):

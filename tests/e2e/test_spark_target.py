@@ -94,6 +94,7 @@ def test_spark_run_publishes_and_proves_it(spark_run):
     assert "published: publication #1" in out
     assert "served at database analytics on Spark (local[2]" in out
     assert (home / "published" / "report.html").is_file()
+    assert "schemas.getdbt.com/dbt/catalog/" in (home / "published" / "docs.html").read_text()  # dbt docs on Spark
     lake = home / "lake" / "raw" / "orders"
     assert [p.name for p in lake.iterdir() if p.name.startswith(".")] == []  # no half-written batch
     status = run_kam(["status"], home, **SPARK).stdout

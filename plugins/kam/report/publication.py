@@ -28,6 +28,7 @@ def stage_report(settings: Settings, src: Source, publication_id: int, run_date:
         return None
     docs = settings.dbt_docs_path
     if docs.exists():
+        settings.published_dir.mkdir(parents=True, exist_ok=True)  # a server target's first publication
         shutil.copyfile(docs, _staged_docs(settings, publication_id))
     staged = settings.published_dir / f".report.{publication_id}.html"
     written = write_report(src, staged, months=settings.report_months,

@@ -28,8 +28,15 @@ def generate_docs(settings: Settings, fingerprint: str) -> Path | None:
     if out.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == key:
         log.info("dbt docs: unchanged since the last build of these models (%s)", out)
         return out
-    result = run_dbt(settings, ["docs", "generate", "--static"])
-    static = target_dir(settings) / "static_index.html"
+    # in a target folder of its own: the build's manifest and run_results (its compiled models, its unit
+    # tests) are read after it; the build's saved parse comes along, so the project is not parsed again
+    docs_target = settings.kam_home / "dbt" / "docs_target"
+    docs_target.mkdir(parents=True, exist_ok=True)
+    saved_parse = target_dir(settings) / "partial_parse.msgpack"
+    if saved_parse.exists():
+        shutil.copyfile(saved_parse, docs_target / saved_parse.name)
+    result = run_dbt(settings, ["docs", "generate", "--static"], target=docs_target)
+    static = docs_target / "static_index.html"
     if not result.success or not static.exists():
         log.warning("dbt docs generate failed, the documentation site is not updated: %s",
                     "; ".join(result.failures[:3]) or f"no {static}")

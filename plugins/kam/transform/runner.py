@@ -44,11 +44,13 @@ def target_dir(settings: Settings) -> Path:
     return settings.dbt_target_dir
 
 
-def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = None) -> DbtResult:
+def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = None,
+            target: Path | None = None) -> DbtResult:
     """Run ``dbt <command>`` against the warehouse; stream its log lines to ours. The run
-    date comes from the run context (:func:`write_run_context`), not from ``--vars``."""
+    date comes from the run context (:func:`write_run_context`), not from ``--vars``.
+    ``target``: dbt's target folder when not the build's (whose artifacts others read)."""
     run_vars = dict(extra_vars or {})
-    target = target_dir(settings)
+    target = target or target_dir(settings)
     cmd = [
         dbt_executable(), *command,
         "--project-dir", str(settings.dbt_project_dir),
