@@ -95,6 +95,9 @@ alter table ops.ingest_batches add column if not exists file_mtime timestamp;
 -- records that are not data (a source mapping's footer or pattern, kam.sources): counted, not loaded;
 -- rows_read = rows_loaded + rows_quarantined + rows_skipped
 alter table ops.ingest_batches add column if not exists rows_skipped bigint default 0;
+-- the batch's own work in seconds (reading, mapping, typing, checks, its share of its group's GX validation,
+-- its load and commit): files checked as a group (kam.ingest.batch) overlap between started_at and finished_at
+alter table ops.ingest_batches add column if not exists seconds double;
 -- pulls from a database (kam.ingest.pull): the watermark reached by each pull that loaded
 create table if not exists ops.source_pulls (
     source varchar not null,

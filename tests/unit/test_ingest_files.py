@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import duckdb
@@ -419,7 +420,9 @@ def test_small_files_are_checked_by_gx_a_group_at_a_time_each_still_its_own_batc
     write(landing / "d.csv", [HEADER, GOOD[2].replace("O2,1", "O5,1"), *[GOOD[0].replace("O1,1", "O9,1")] * 2])
     # O1,1 of a's version again: a key in two batches of the group, fine for each batch (GX sees them together)
     write(landing / "e.csv", [HEADER, GOOD[0], GOOD[0].replace("O1,1", "O7,1")])
+    started = time.monotonic()
     results = ingest_source(settings, "orders", RUN_DATE)
+    elapsed = time.monotonic() - started
     assert [(r.path.name, r.status, r.batch_id) for r in results] == [
         ("a.csv", "loaded", 1), ("b.csv", "partial", 2), ("c.csv", "duplicate", 3), ("d.csv", "partial", 4),
         ("e.csv", "loaded", 5)], [r.summary() for r in results]
@@ -439,6 +442,11 @@ def test_small_files_are_checked_by_gx_a_group_at_a_time_each_still_its_own_batc
     assert raw == 3 + 1 + 1 + 2
     assert "product_category" in reasons["b.csv:2"] and "gadget" in reasons["b.csv:2"]
     assert "unique" in reasons["d.csv:2"] and "unique" in reasons["d.csv:3"]
+    # each batch's own work (its share of the group's GX validation included) adds up to no more than the
+    # ingest took, though the batches of a group overlap between their started_at and finished_at
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        seconds = [r[0] for r in con.sql("select seconds from ops.ingest_batches order by batch_id").fetchall()]
+    assert all(s > 0 for s in seconds) and sum(seconds) <= elapsed, (seconds, elapsed)
     docs = {name: link for name, *_, link in batches}
     assert docs["a.csv"] and docs["a.csv"] == docs["b.csv"]  # one GX validation for a and b
     assert docs["d.csv"] and docs["d.csv"] == docs["e.csv"] != docs["a.csv"]  # another for d and e

@@ -22,6 +22,7 @@ import difflib
 import hashlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,7 @@ class Prepared:
     checks: SqlChecks | None = None  # None: nothing left for GX (checked whole already, or refused)
     bad: int = 0
     refusal: str | None = None
+    seconds: float = 0.0  # its own work so far (ops.ingest_batches.seconds)
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
@@ -132,7 +134,7 @@ def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, pat
     would record a batch before theirs, or has the content of one of them): finish them first."""
     contract = contract_for(source)
     ensure_tables(con, contract)
-    started = dt.datetime.now()
+    started, clock = dt.datetime.now(), time.monotonic()
     refusal = None if pulled else landing_refusal(path, settings)
     if refusal:
         return None if pending else _refuse_unread(con, source, path, refusal, run_id, started)
@@ -206,6 +208,7 @@ def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, pat
     except Exception as exc:  # noqa: BLE001 - whatever fails here is about this file: refuse it, go on
         state.refusal = _refusal_reason(source, path, exc)
         state.checks = None
+    state.seconds = time.monotonic() - clock
     return state
 
 
@@ -224,6 +227,7 @@ def finish(settings: Settings, source: str, run_date: dt.date, group: list[Prepa
     contract = contract_for(source)
     waiting = [p for p in group if p.checks is not None]
     if waiting:
+        clock = time.monotonic()
         try:
             for state, word in zip(waiting, agree(settings, contract, run_date, [(p.con, p.checks) for p in waiting]),
                                    strict=True):
@@ -234,6 +238,8 @@ def finish(settings: Settings, source: str, run_date: dt.date, group: list[Prepa
         except Exception as exc:  # noqa: BLE001 - GX could not validate: every batch of the group is refused
             for state in waiting:
                 state.refusal = _refusal_reason(source, state.result.path, exc)
+        for state in waiting:  # one GX validation for the group: each batch its share
+            state.seconds += (time.monotonic() - clock) / len(waiting)
     results = []
     for state in group:
         try:
@@ -255,6 +261,7 @@ def _refuse_unexpected(con: duckdb.DuckDBPyConnection, source: str, path: Path, 
 def _commit(settings: Settings, contract: SourceContract, state: Prepared, before_commit) -> BatchResult:
     con, result, read = state.con, state.result, state.read
     source, path = contract.name, result.path
+    clock = time.monotonic()
     try:
         if state.refusal is not None:
             raise BatchRefused(path, state.refusal)
@@ -277,6 +284,7 @@ def _commit(settings: Settings, contract: SourceContract, state: Prepared, befor
         result.rows_read = read.rows_read if read else 0
     try:
         check_counts(result)
+        result.seconds = state.seconds + time.monotonic() - clock
         record_batch(con, result, state.sha, state.size, read, state.run_id, state.started, state.mtime)
         if before_commit is not None:
             before_commit(result)

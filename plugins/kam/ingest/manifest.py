@@ -26,6 +26,7 @@ class BatchResult:
     warnings: list[str] = field(default_factory=list)
     gx_docs: str | None = None
     gx_rows: int | None = None  # rows GX validated (the rest were checked by the compiled suite)
+    seconds: float | None = None  # the batch's own work (ops.ingest_batches.seconds)
 
     def summary(self) -> str:
         skipped = f", skipped {self.rows_skipped} not data" if self.rows_skipped else ""
@@ -48,14 +49,15 @@ def record_batch(con: duckdb.DuckDBPyConnection, result: BatchResult, sha: str, 
     con.execute(
         "insert into ops.ingest_batches (batch_id, source, source_file, sha256, file_bytes, "
         "file_format, encoding, rows_read, rows_loaded, rows_quarantined, status, error, warnings, "
-        "run_id, started_at, finished_at, gx_docs, gx_rows, file_mtime, rows_skipped) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "run_id, started_at, finished_at, gx_docs, gx_rows, file_mtime, rows_skipped, seconds) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.batch_id, result.source, str(result.path), sha, size,
          read.file_format if read else FORMATS.get(result.path.suffix.lower()),
          read.encoding if read else None,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.status,
          result.error, "; ".join(result.warnings) or None, run_id, started,
-         dt.datetime.now(), result.gx_docs, result.gx_rows, mtime, result.rows_skipped],
+         dt.datetime.now(), result.gx_docs, result.gx_rows, mtime, result.rows_skipped,
+         result.seconds if result.seconds is not None else (dt.datetime.now() - started).total_seconds()],
     )
 
 
