@@ -100,7 +100,8 @@ def agree(settings: Settings, contract: SourceContract, run_date: dt.date,
         tables.append(con.sql(f"select *, {k} as _kam_batch from ({sample})").to_arrow_table())
         sql_failed.append(dict(con.sql(f"select _row_number, _failed from _batch_checks order by _row_number "
                                        f"limit {int(share)}").fetchall()))
-    frame = duckdb.connect().from_arrow(pa.concat_tables(tables)).df()  # DuckDB's own conversion, as for one
+    with duckdb.connect() as scratch:  # DuckDB's own conversion to pandas, as for one batch
+        frame = scratch.from_arrow(pa.concat_tables(tables)).df()
     outcome = validate_frame(frame, suite, parameters=suite_parameters(settings, run_date),
                              index_columns=["_kam_batch", "_row_number"], docs_root=settings.gx_dir)
     checks = batches[0][1].checks

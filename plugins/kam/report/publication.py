@@ -27,10 +27,10 @@ def stage_report(settings: Settings, src: Source, publication_id: int, run_date:
         settings.report_path.unlink(missing_ok=True)
         return None
     docs = settings.dbt_docs_path
+    staged = settings.published_dir / f".report.{publication_id}.html"
     if docs.exists():
         settings.published_dir.mkdir(parents=True, exist_ok=True)  # a server target's first publication
-        shutil.copyfile(docs, _staged_docs(settings, publication_id))
-    staged = settings.published_dir / f".report.{publication_id}.html"
+        shutil.copyfile(docs, _staged_docs(staged))
     written = write_report(src, staged, months=settings.report_months,
                            publication={"publication_id": publication_id,
                                         "run_date": run_date.isoformat() if run_date else "–",
@@ -39,8 +39,9 @@ def stage_report(settings: Settings, src: Source, publication_id: int, run_date:
     return staged
 
 
-def _staged_docs(settings: Settings, publication_id: int | str) -> Path:
-    return settings.published_dir / f".docs.{publication_id}.html"
+def _staged_docs(staged_report: Path) -> Path:
+    """The documentation site staged with a report: ``.docs.<id>.html`` beside ``.report.<id>.html``."""
+    return staged_report.with_name(staged_report.name.replace(".report.", ".docs.", 1))
 
 
 def serve_report(settings: Settings, staged: Path | None) -> None:
@@ -48,7 +49,7 @@ def serve_report(settings: Settings, staged: Path | None) -> None:
     publication was served."""
     if staged is None:
         return
-    docs = _staged_docs(settings, staged.name.split(".")[2])
+    docs = _staged_docs(staged)
     if docs.exists():
         os.replace(docs, settings.docs_path)
     os.replace(staged, settings.report_path)
