@@ -3,9 +3,10 @@
     plain Parquet has neither delete+insert nor DELETE: there a fact is rebuilt whole
     (a table), the honest choice for a key-level rewrite (docs/spark.md). -#}
 {% macro kam_fact_config(unique_key, date_filter) -%}
-    {%- if target.type == 'spark' -%}
-    {{ config(materialized='table', file_format='parquet') }}
-    {%- else -%}
+    {{ return(adapter.dispatch('kam_fact_config', 'kam')(unique_key, date_filter)) }}
+{%- endmacro %}
+
+{% macro default__kam_fact_config(unique_key, date_filter) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
@@ -13,7 +14,10 @@
         on_schema_change='fail',
         post_hook=["delete from {{ this }} where (" ~ date_filter ~ ") is not true"],
     ) }}
-    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__kam_fact_config(unique_key, date_filter) -%}
+    {{ config(materialized='table', file_format='parquet') }}
 {%- endmacro %}
 
 {#- Incremental monthly models (issue "incremental runs"): a daily run recomputes only
@@ -41,16 +45,10 @@
     month and the recomputed months' partitions are overwritten (insert_overwrite,
     dynamic partitions): the same months replaced, without a DELETE. -#}
 {% macro kam_monthly_config(month_column='as_of_month') -%}
-    {%- if target.type == 'spark' -%}
-    {{ config(
-        materialized='incremental',
-        incremental_strategy='insert_overwrite',
-        partition_by=[month_column],
-        file_format='parquet',
-        on_schema_change='fail',
-        meta={'kam_month_column': month_column},
-    ) }}
-    {%- else -%}
+    {{ return(adapter.dispatch('kam_monthly_config', 'kam')(month_column)) }}
+{%- endmacro %}
+
+{% macro default__kam_monthly_config(month_column) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
@@ -59,5 +57,15 @@
         pre_hook=["{% if is_incremental() %}delete from {{ this }} where " ~ month_column
                   ~ " >= {{ kam_from_month() }}{% endif %}"],
     ) }}
-    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__kam_monthly_config(month_column) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=[month_column],
+        file_format='parquet',
+        on_schema_change='fail',
+        meta={'kam_month_column': month_column},
+    ) }}
 {%- endmacro %}

@@ -1,5 +1,12 @@
 {#- Adapter differences live here, never in models (DESIGN.md §5). -#}
 
+{#- Whole days or months from one date to another (dbt.datediff) as a bigint on every adapter:
+    PostgreSQL's day difference is an integer and its month difference a float, Spark's an int,
+    and the published marts' contracts say bigint. -#}
+{% macro kam_datediff(start_date, end_date, datepart) -%}
+    cast({{ dbt.datediff(start_date, end_date, datepart) }} as bigint)
+{%- endmacro %}
+
 {#- Median of an expression (aggregate). -#}
 {% macro kam_median(expression) -%}
     {{ return(adapter.dispatch('kam_median', 'kam')(expression)) }}

@@ -128,7 +128,7 @@ final as (
         spined.as_of_month,
         spined.visits,
         spined.last_visit_date,
-        {{ dbt.datediff('spined.last_visit_date', 'spined.as_of_date', 'day') }} as days_since_last_visit,  -- noqa: LT05
+        {{ kam_datediff('spined.last_visit_date', 'spined.as_of_date', 'day') }} as days_since_last_visit,  -- noqa: LT05
         latest.relationship_level,
         latest.relationship_score,
         latest.sales_stage as latest_sales_stage,

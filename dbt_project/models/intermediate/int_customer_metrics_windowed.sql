@@ -111,7 +111,7 @@ final as (
             when windowed.previous_revenue > 0
                 then cast(windowed.revenue as {{ kam_double() }}) / windowed.previous_revenue - 1
         end as revenue_growth,
-        {{ dbt.datediff('windowed.last_order_date', 'windowed.as_of_date', 'day') }} as days_since_last_order,  -- noqa: LT05
+        {{ kam_datediff('windowed.last_order_date', 'windowed.as_of_date', 'day') }} as days_since_last_order,  -- noqa: LT05
         windowed.last_order_date,
         -- usual gap between order days inside the window (null with fewer than two)
         case
@@ -148,7 +148,7 @@ final as (
         engagement.roles_covered,
         customers.is_strategic_partner,
         case when customers.is_strategic_partner then 1 else 0 end as strategic_partner_flag,
-        {{ dbt.datediff('customers.customer_since_month', 'windowed.as_of_month', 'month') }} as tenure_months,  -- noqa: LT05
+        {{ kam_datediff('customers.customer_since_month', 'windowed.as_of_month', 'month') }} as tenure_months,  -- noqa: LT05
         -- service (服务)
         service.complaints,
         service.severe_complaints,

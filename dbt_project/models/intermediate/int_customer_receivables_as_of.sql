@@ -220,7 +220,7 @@ open_at_as_of as (
                     - case when open_invoices.paid_date <= calendar.as_of_date then open_invoices.paid_amount else 0 end
             else 0
         end) as overdue_past_limit_amount,
-        max({{ dbt.datediff('open_invoices.invoice_due_date', 'calendar.as_of_date', 'day') }}) as max_days_overdue
+        max({{ kam_datediff('open_invoices.invoice_due_date', 'calendar.as_of_date', 'day') }}) as max_days_overdue
     from open_invoices
     inner join calendar
         on open_invoices.past_due_month <= calendar.as_of_month
