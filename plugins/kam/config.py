@@ -88,6 +88,9 @@ class Settings:
     dbt_threads: int = field(default_factory=lambda: os.cpu_count() or 2)
     gx_max_rows: int = 250_000  # KAM_GX_MAX_ROWS: GX validates a sample of larger marts
     gx_batch_sample_rows: int = 5_000  # KAM_GX_BATCH_SAMPLE_ROWS: GX's share of a raw batch's rows
+    # KAM_STALE_SOURCES: a source past its dbt freshness limit warns in the audit ("warn") or refuses
+    # the publication ("refuse")
+    stale_sources: str = "warn"
     repo_root: Path = REPO_ROOT
     expectations_override: Path | None = None  # KAM_EXPECTATIONS_DIR: another set of suites
     target: str = "duckdb"  # KAM_TARGET: where dbt builds and what is published (duckdb | postgres | spark)
@@ -129,6 +132,8 @@ class Settings:
                              f"local[N], spark://host:port, yarn or k8s://https://host:port")
         if not re.fullmatch(r"\d+[kmgt]", self.spark_driver_memory.lower()):
             raise ValueError(f"KAM_SPARK_DRIVER_MEMORY={self.spark_driver_memory!r} must be a size like 2g or 512m")
+        if self.stale_sources not in STALE_SOURCES:
+            raise ValueError(f"KAM_STALE_SOURCES must be one of {', '.join(STALE_SOURCES)}, got {self.stale_sources!r}")
         if not self.bi_role.isidentifier() or self.bi_role.lower() != self.bi_role:
             raise ValueError(f"KAM_BI_ROLE must be a lower-case SQL identifier, got {self.bi_role!r}")
 
@@ -256,6 +261,7 @@ class Settings:
             "KAM_DBT_THREADS": str(self.dbt_threads),
             "KAM_GX_MAX_ROWS": str(self.gx_max_rows),
             "KAM_GX_BATCH_SAMPLE_ROWS": str(self.gx_batch_sample_rows),
+            "KAM_STALE_SOURCES": self.stale_sources,
             **({"KAM_EXPECTATIONS_DIR": str(self.expectations_override)}
                if self.expectations_override else {}),
             **({"KAM_SOURCES": str(self.sources_override)} if self.sources_override else {}),
@@ -282,6 +288,7 @@ class Settings:
 
 
 LANDING_LINKS = ("refuse", "inside")
+STALE_SOURCES = ("warn", "refuse")
 
 
 def _landing_links_from_env() -> str:
@@ -314,6 +321,7 @@ def load_settings() -> Settings:
         dbt_threads=int(os.environ.get("KAM_DBT_THREADS") or (os.cpu_count() or 2)),
         gx_max_rows=_env_int("KAM_GX_MAX_ROWS", 250_000),
         gx_batch_sample_rows=_env_int("KAM_GX_BATCH_SAMPLE_ROWS", 5_000),
+        stale_sources=(os.environ.get("KAM_STALE_SOURCES") or "warn").strip().lower(),
         expectations_override=(Path(os.environ["KAM_EXPECTATIONS_DIR"]).resolve()
                                if os.environ.get("KAM_EXPECTATIONS_DIR") else None),
         target=(os.environ.get("KAM_TARGET") or "duckdb").strip().lower(),

@@ -53,6 +53,10 @@ SETTINGS: tuple[Setting, ...] = (
             "this many, and must agree with the SQL row checks; consecutive small files share it (each at least "
             "250 rows) and are validated together (docs/operations.md).", "gx_batch_sample_rows",
             group="Bad input"),
+    Setting("KAM_STALE_SOURCES", "`warn`", "A source whose newest row was loaded longer ago than its dbt freshness "
+            "limit (`freshness:` in `dbt_project/models/staging/*/_*__sources.yml`; checked by `dbt source "
+            "freshness` in every build) is a warning in the audit and in `kam status`; `refuse` refuses the "
+            "publication instead, naming the source and its age.", "stale_sources", group="Bad input"),
     Setting("KAM_DUCKDB_MEMORY_LIMIT", "`3GB`", "DuckDB's memory limit per process (it spills to "
             "`$KAM_HOME/tmp`).", "duckdb_memory_limit", group="Resources"),
     Setting("KAM_PUBLISH_MEMORY_LIMIT", "`2GB`", "DuckDB's memory limit in the publish task (it shares its "

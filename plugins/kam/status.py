@@ -135,6 +135,10 @@ def collect_status(settings: Settings) -> dict:
                  "sum(rows_loaded) as rows_loaded, sum(rows_quarantined) as rows_quarantined "
                  "from ops.ingest_batches group by status order by status")
         report["problem_batches"] = recent_batch_problems(settings)
+        from kam.quality.freshness import latest_check
+
+        report["source_freshness"] = [{"source": c.source, "status": c.status, "age_hours": c.age_hours,
+                                       "said": c.describe()} for c in latest_check(con)]
         report["quarantine"] = {
             s: (_rows(con, f"select count(*) as n from quarantine.{s}") or [{"n": 0}])[0]["n"]
             for s in SOURCES
@@ -204,6 +208,19 @@ def status_report(settings: Settings, as_json: bool = False) -> str:
                          f"{', '.join(notify['from_default'])}")
     if report.get("gx_data_docs"):
         lines.append(f"GX Data Docs    {report['gx_data_docs']}")
+    freshness = report.get("source_freshness") or []
+    if freshness:
+        late = [c for c in freshness if c["status"] != "pass"]
+        if not late:
+            oldest = max(freshness, key=lambda c: c["age_hours"] or 0)
+            lines.append(f"sources         fresh: {len(freshness)} of {len(freshness)} (dbt source freshness; "
+                         f"oldest {oldest['said'].removeprefix('source ')})")
+        else:
+            lines.append(f"sources         {len(late)} of {len(freshness)} not fresh"
+                         + ("; KAM_STALE_SOURCES=refuse refuses the publication"
+                            if settings.stale_sources == "refuse" else " (a warning; KAM_STALE_SOURCES=refuse "
+                                                                      "refuses the publication)"))
+        lines.extend(f"  ! {c['status']}: {c['said']}" for c in late)
     lines.append("batches         " + (", ".join(
         f"{b['status']} {b['batches']}" for b in report["batches"]) or "none"))
     lines.append("quarantine      " + ", ".join(f"{k} {v}" for k, v in report["quarantine"].items()))

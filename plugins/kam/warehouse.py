@@ -74,6 +74,18 @@ create table if not exists ops.dbt_builds (
     started_at timestamp not null,
     finished_at timestamp not null
 );
+-- what `dbt source freshness` found, each build (kam.quality.freshness): the audit and kam status read
+-- the latest check
+create table if not exists ops.source_freshness (
+    run_id varchar,
+    checked_at timestamp not null,    -- UTC
+    source varchar not null,          -- e.g. erp.orders
+    status varchar not null,          -- pass | warn | error | runtime error (dbt's statuses)
+    max_loaded_at timestamp,          -- UTC: the newest row's _loaded_at
+    age_hours double,
+    criteria varchar,                 -- e.g. warn after 2 days
+    message varchar                   -- why a check could not be made
+);
 -- what each publication wrote, per mart and partition (month): the next publication copies the
 -- served file and rewrites only the partitions whose fingerprint changed (kam.publish)
 create table if not exists ops.publication_fingerprints (

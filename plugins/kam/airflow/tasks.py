@@ -156,10 +156,12 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
     ``conf.full_refresh`` asks for a full rebuild; a failure refuses publication."""
     from kam.publish.ledger import record_refusal
     from kam.transform.docs import generate_docs
+    from kam.transform.freshness import check_freshness
     from kam.transform.runner import build
 
     settings = load_settings()
     run_date = run_date_from(context)
+    freshness = check_freshness(settings, run_id_from(context))  # judged by the audit
     result, mode = build(settings, run_date, run_id_from(context), full_refresh=full_refresh_from(context))
     if not result.success:
         record_refusal(settings, run_id_from(context), run_date,
@@ -168,7 +170,8 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
         _fail(f"dbt build failed, publication refused: {'; '.join(result.failures[:5])}")
     docs = generate_docs(settings, mode.fingerprint)  # published with the next publication
     return {"dbt": result.counts, "mode": mode.name, "mode_reason": mode.reason,
-            "warnings": result.warnings[:20], "docs": str(docs) if docs else None}
+            "warnings": result.warnings[:20], "docs": str(docs) if docs else None,
+            "source_freshness": {c.source: c.status for c in freshness}}
 
 
 @_reports_peak_memory

@@ -33,6 +33,7 @@ class AuditResult:
     docs: dict[str, str] = field(default_factory=dict)
     drift: dict = field(default_factory=dict)
     sampled: dict = field(default_factory=dict)  # mart -> rows validated by GX of rows
+    freshness: dict = field(default_factory=dict)  # source -> status of the build's freshness check
 
     @property
     def success(self) -> bool:
@@ -41,7 +42,7 @@ class AuditResult:
     def summary(self) -> dict:
         return {"checks": self.checks, "failed": self.failed, "warnings": self.warnings,
                 "suites": self.suites, "gx_docs": self.docs, "drift": self.drift,
-                "gx_sampled": self.sampled}
+                "gx_sampled": self.sampled, "source_freshness": self.freshness}
 
 
 # (name, SQL returning one row: (expected, actual)) — raw after dedupe vs marts.
@@ -139,9 +140,34 @@ def run_audit(settings: Settings, run_date: dt.date) -> AuditResult:
     result = _run_audit_postgres(settings, run_date) if settings.target == "postgres" \
         else _run_audit_spark(settings, run_date) if settings.target == "spark" \
         else _run_audit_duckdb(settings, run_date)
+    _record_freshness(settings, result)
     log.info("audit: %d checks, %d failed, %d warnings", result.checks, len(result.failed),
              len(result.warnings))
     return result
+
+
+def _record_freshness(settings: Settings, result: AuditResult) -> None:
+    """The build's ``dbt source freshness`` check (kam.quality.freshness): a stale source is a warning,
+    or with ``KAM_STALE_SOURCES=refuse`` a failure; a check that could not be made warns."""
+    from kam.quality.freshness import latest_check, stale
+
+    with warehouse(settings, read_only=True) as con:
+        checked = latest_check(con)
+    if not checked:
+        result.warnings.append("source freshness: no check recorded (the build checks it before dbt build)")
+        return
+    result.checks += 1
+    result.freshness = {c.source: c.status for c in checked}
+    refuse = settings.stale_sources == "refuse"
+    for c in checked:
+        if c.status == "runtime error":
+            result.warnings.append(c.describe())
+    for c in stale(checked):
+        said = f"stale {c.describe()}"
+        if refuse:
+            result.failed.append(f"{said}; KAM_STALE_SOURCES=refuse")
+        else:
+            result.warnings.append(said)
 
 
 def _run_audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:

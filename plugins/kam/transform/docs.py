@@ -21,20 +21,14 @@ log = logging.getLogger(__name__)
 
 def generate_docs(settings: Settings, fingerprint: str) -> Path | None:
     """Make (or keep) the documentation site of the build with ``fingerprint``; None when dbt could not."""
-    from kam.transform.runner import run_dbt, target_dir
+    from kam.transform.runner import run_dbt, side_target
 
     out, stamp = settings.dbt_docs_path, settings.kam_home / "dbt" / "docs.fingerprint"
     key = f"{settings.target} {fingerprint}"
     if out.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == key:
         log.info("dbt docs: unchanged since the last build of these models (%s)", out)
         return out
-    # in a target folder of its own: the build's manifest and run_results (its compiled models, its unit
-    # tests) are read after it; the build's saved parse comes along, so the project is not parsed again
-    docs_target = settings.kam_home / "dbt" / "docs_target"
-    docs_target.mkdir(parents=True, exist_ok=True)
-    saved_parse = target_dir(settings) / "partial_parse.msgpack"
-    if saved_parse.exists():
-        shutil.copyfile(saved_parse, docs_target / saved_parse.name)
+    docs_target = side_target(settings, "docs_target")
     result = run_dbt(settings, ["docs", "generate", "--static"], target=docs_target)
     static = docs_target / "static_index.html"
     if not result.success or not static.exists():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +31,7 @@ class DbtResult:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)  # dbt's last lines (the 400 last)
 
     @property
     def success(self) -> bool:
@@ -42,6 +45,18 @@ def dbt_executable() -> str:
 
 def target_dir(settings: Settings) -> Path:
     return settings.dbt_target_dir
+
+
+def side_target(settings: Settings, name: str) -> Path:
+    """A dbt target folder of its own under ``$KAM_HOME/dbt`` for a command other than the build
+    (docs, source freshness): the build's manifest and run_results (its compiled models, its unit
+    tests) are read after it. The build's saved parse comes along, so the project is not parsed again."""
+    folder = settings.kam_home / "dbt" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    saved_parse = target_dir(settings) / "partial_parse.msgpack"
+    if saved_parse.exists():
+        shutil.copyfile(saved_parse, folder / saved_parse.name)
+    return folder
 
 
 def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = None,
@@ -73,11 +88,13 @@ def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = No
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=settings.warehouse_path.parent)
     assert proc.stdout is not None
+    output: collections.deque[str] = collections.deque(maxlen=400)
     for line in proc.stdout:
-        log.info("dbt: %s", line.rstrip())
+        output.append(line.rstrip())
+        log.info("dbt: %s", output[-1])
     returncode = wait_child(proc.pid)
     proc.returncode = returncode
-    result = DbtResult(returncode)
+    result = DbtResult(returncode, output=list(output))
     results_file = target / "run_results.json"
     if results_file.exists():
         data = json.loads(results_file.read_text())
