@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -125,11 +126,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"KAM_TARGET must be one of {', '.join(TARGETS)}, got {self.target!r}")
-        if self.target == "postgres" and not self.pg_dsn:
-            raise ValueError("target postgres needs KAM_PG_DSN (e.g. postgresql://kam@db:5432/kam)")
-        if self.target == "spark" and not SPARK_MASTER.match(self.spark_master):
-            raise ValueError(f"KAM_SPARK_MASTER={self.spark_master!r} is not a Spark master URL: use local[*], "
-                             f"local[N], spark://host:port, yarn or k8s://https://host:port")
+        for needed in TARGET_NEEDS.get(self.target, ()):
+            needed(self)
         if not re.fullmatch(r"\d+[kmgt]", self.spark_driver_memory.lower()):
             raise ValueError(f"KAM_SPARK_DRIVER_MEMORY={self.spark_driver_memory!r} must be a size like 2g or 512m")
         if self.stale_sources not in STALE_SOURCES:
@@ -286,6 +284,23 @@ class Settings:
                                                               self.spark_jvm_options))),
         }
 
+
+def _needs_pg_dsn(settings: Settings) -> None:
+    if not settings.pg_dsn:
+        raise ValueError("target postgres needs KAM_PG_DSN (e.g. postgresql://kam@db:5432/kam)")
+
+
+def _needs_spark_master(settings: Settings) -> None:
+    if not SPARK_MASTER.match(settings.spark_master):
+        raise ValueError(f"KAM_SPARK_MASTER={settings.spark_master!r} is not a Spark master URL: use local[*], "
+                         f"local[N], spark://host:port, yarn or k8s://https://host:port")
+
+
+# what each target needs of the settings (the targets themselves: kam.targets)
+TARGET_NEEDS: dict[str, tuple[Callable[[Settings], None], ...]] = {
+    "postgres": (_needs_pg_dsn,),
+    "spark": (_needs_spark_master,),
+}
 
 LANDING_LINKS = ("refuse", "inside")
 STALE_SOURCES = ("warn", "refuse")

@@ -12,7 +12,7 @@ import pytest
 from conftest import END_DATE, kam_env, run_kam
 
 from kam.config import load_settings
-from kam.quality.audit import run_audit
+from kam.targets import target_of
 from kam.transform.freshness import check_freshness
 
 pytestmark = pytest.mark.slow  # a built warehouse, dbt and the audit: make test, not test-fast
@@ -50,10 +50,10 @@ def test_a_stale_source_warns_and_with_refuse_fails_the_audit_naming_it(copy_of_
         "crm.customers": "pass", "crm.visits": "pass", "erp.orders": "warn", "ticketing.complaints": "pass"}
     assert 72 <= checked["erp.orders"].age_hours < 73
     said = "stale source erp.orders: last loaded 3.0 days ago (warn after 2 days)"
-    warned = run_audit(settings, END_DATE)
+    warned = target_of(settings).audit(END_DATE)
     assert warned.success and said in warned.warnings, warned.warnings
     assert warned.freshness["erp.orders"] == "warn"
-    refused = run_audit(dataclasses.replace(settings, stale_sources="refuse"), END_DATE)
+    refused = target_of(dataclasses.replace(settings, stale_sources="refuse")).audit(END_DATE)
     assert not refused.success
     assert refused.failed == [f"{said}; KAM_STALE_SOURCES=refuse"]
     status = run_kam(["status"], copy_of_first_run).stdout
@@ -71,6 +71,6 @@ def test_a_check_dbt_cannot_make_is_recorded_and_warns(copy_of_first_run):
     assert checked["crm.visits"].status == "runtime error"
     assert "_loaded_at" in checked["crm.visits"].message
     assert checked["erp.orders"].status == "pass"
-    result = run_audit(dataclasses.replace(settings, stale_sources="refuse"), END_DATE)
+    result = target_of(dataclasses.replace(settings, stale_sources="refuse")).audit(END_DATE)
     assert any(w.startswith("source crm.visits: freshness not checked:") for w in result.warnings)
     assert not any("freshness" in f for f in result.failed)

@@ -10,12 +10,18 @@ import datetime as dt
 import pytest
 
 from kam.config import Settings
-from kam.transform.context import write_run_context
+from kam.targets.duckdb import DuckDBTarget
+from kam.transform.context import run_context_statements
 from kam.transform.mode import build_mode, fingerprint
 from kam.transform.runner import record_build
 from kam.warehouse import warehouse
 
 D = dt.date(2026, 10, 14)
+
+
+def _write_context(settings, run_date, rebuild_from_month):
+    DuckDBTarget(settings).write_run_context(run_context_statements(settings, run_date, rebuild_from_month),
+                                             run_date, rebuild_from_month)
 
 
 @pytest.fixture
@@ -53,10 +59,10 @@ def test_no_new_batch_recomputes_from_the_previous_run_month(settings):
     _built(settings, dt.date(2026, 9, 30))
     mode = build_mode(settings, D)
     assert not mode.full_refresh and mode.rebuild_from_month == dt.date(2026, 9, 1)
-    write_run_context(settings, D, mode.rebuild_from_month)  # what dbt reads (not --vars: no re-parse)
+    _write_context(settings, D, mode.rebuild_from_month)  # what dbt reads (not --vars: no re-parse)
     with warehouse(settings) as con:
         assert con.execute("select * from ops.kam_run_context").fetchall() == [(D, dt.date(2026, 9, 1))]
-    write_run_context(settings, D, None)
+    _write_context(settings, D, None)
     with warehouse(settings) as con:
         assert con.execute("select * from ops.kam_run_context").fetchall() == [(D, None)]
 

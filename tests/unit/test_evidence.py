@@ -17,7 +17,8 @@ from kam.marts import PUBLISHED_MARTS
 from kam.publish.duckdb_file import publish
 from kam.publish.evidence import PublicationNotProven, prove_publication
 from kam.publish.ledger import record_refusal
-from kam.quality.audit import mart_suites, run_audit
+from kam.quality.audit import mart_suites
+from kam.targets import target_of
 
 D = dt.date(1998, 8, 2)
 TASKS = ["audit", "dbt_build", "publish"]
@@ -55,7 +56,7 @@ def test_no_run_or_no_record_is_missing_work():
 
 def test_a_publication_is_proven_by_the_ledger_and_the_served_file(small_marts):
     pub = publish(small_marts, "run-1", D)
-    proven = prove_publication(small_marts, "run-1")
+    proven = prove_publication(small_marts, "run-1", target_of(small_marts))
     assert proven.publication_id == pub.publication_id and proven.run_date == D
     assert set(PUBLISHED_MARTS) <= set(proven.row_counts) and proven.row_counts["dim_customers"] == 200
     assert f"publication #{pub.publication_id}" in proven.describe() and "dim_customers" in proven.describe()
@@ -64,21 +65,21 @@ def test_a_publication_is_proven_by_the_ledger_and_the_served_file(small_marts):
 def test_a_run_that_recorded_no_publication_is_not_proven(small_marts):
     publish(small_marts, "run-1", D)
     with pytest.raises(PublicationNotProven, match="run-2 recorded no publication"):
-        prove_publication(small_marts, "run-2")
+        prove_publication(small_marts, "run-2", target_of(small_marts))
 
 
 def test_a_refused_publication_is_not_proven(small_marts):
     publish(small_marts, "run-1", D)
     record_refusal(small_marts, "run-2", D, "audit failed: something")
     with pytest.raises(PublicationNotProven, match="is 'refused', not published: audit failed"):
-        prove_publication(small_marts, "run-2")
+        prove_publication(small_marts, "run-2", target_of(small_marts))
 
 
 def test_a_recorded_publication_that_is_not_served_is_not_proven(small_marts):
     publish(small_marts, "run-1", D)
     small_marts.published_path.unlink()  # the served file is gone (or another one is served)
     with pytest.raises(PublicationNotProven, match="serves no publication"):
-        prove_publication(small_marts, "run-1")
+        prove_publication(small_marts, "run-1", target_of(small_marts))
 
 
 def test_every_published_mart_has_its_suite_in_the_repository(tmp_path):
@@ -94,4 +95,4 @@ def test_a_published_mart_without_its_suite_stops_the_audit_naming_it(small_mart
     (expectations / "mart_tier_migration.json").unlink()
     settings = small_marts.with_overrides(expectations_override=expectations)
     with pytest.raises(ConfigError, match=r"no GX suite for published mart\(s\) tier_migration"):
-        run_audit(settings, D)
+        target_of(settings).audit(D)

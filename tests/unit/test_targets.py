@@ -53,7 +53,7 @@ def test_dsn_forms_and_redaction():
 
 
 def test_settings_pass_the_server_to_dbt_but_status_never_prints_the_password(tmp_path):
-    from kam.status import status_report
+    from kam.status.report import status_report
 
     s = Settings(kam_home=tmp_path, landing_dir=tmp_path, target="postgres",
                  pg_dsn="postgresql://kam:secret@h:5432/w")

@@ -24,8 +24,9 @@ final as (
         list_price,
         net_amount,
         cost,
-        case when status <> 'cancelled' then net_amount - coalesce(cost, 0) end as gross_profit,
-        quantity * list_price as list_amount,
+        -- the contract's types on every adapter (Spark widens a difference and a product)
+        cast(case when status <> 'cancelled' then net_amount - coalesce(cost, 0) end as decimal(18, 2)) as gross_profit,
+        cast(quantity * list_price as decimal(18, 4)) as list_amount,
         currency,
         invoice_due_date,
         coalesce(paid_amount, 0) as paid_amount,

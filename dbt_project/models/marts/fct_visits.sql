@@ -25,9 +25,9 @@ final as (
         visits.sales_rep,
         visits.buyer_role,
         visits.sales_stage,
-        stages.stage_rank as sales_stage_rank,
+        cast(stages.stage_rank as integer) as sales_stage_rank,  -- a seed's integer: bigint on Spark
         visits.relationship_level,
-        levels.relationship_score,
+        cast(levels.relationship_score as integer) as relationship_score,
         visits.updated_at,
         visits.source_batch_id
     from visits

@@ -24,7 +24,7 @@ final as (
     select
         as_of_month,
         tier,
-        max(max_days_between_visits) as max_days_between_visits,
+        cast(max(max_days_between_visits) as integer) as max_days_between_visits,  -- a seed's integer: bigint on Spark
         count(*) as accounts,
         cast(sum(case when is_within_plan then 1 else 0 end) as bigint) as accounts_within_plan,
         {{ kam_listagg_sorted("case when not is_within_plan then customer_id end", "', '") }}

@@ -15,6 +15,7 @@ from typing import Any
 
 from kam.config import load_settings
 from kam.memory import tracked
+from kam.targets import target_of
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,7 @@ def ingest_task(source: str, context: Mapping[str, Any]) -> dict:
     unexpected = [r for r in results if r.batch_id is None and r.status == "refused"]
     if unexpected:  # a bug or an environment problem, not bad data: fail the task
         raise RuntimeError("; ".join(r.summary() for r in unexpected))
-    synced = _sync_to_server(settings) if settings.target == "postgres" else \
-        _sync_to_lake(settings, source) if settings.target == "spark" else {}
+    synced = target_of(settings).sync_raw(source)
     _tell_downstream(context, f"kam.raw.{source}", run_date)
     return {
         "source": source,
@@ -131,24 +131,6 @@ def _tell_downstream(context: Mapping[str, Any], asset_name: str, run_date: dt.d
     outlet_events[Asset(asset_name)].extra = {"run_date": run_date.isoformat(), **extra}
 
 
-def _sync_to_server(settings) -> dict[str, int]:
-    """Target postgres: copy the new raw/quarantine batches to the server (bulk COPY)."""
-    from kam.postgres.sync import sync_new_batches
-    from kam.warehouse import warehouse
-
-    with warehouse(settings) as con:
-        return sync_new_batches(con, settings.pg_dsn, settings.tmp_dir)
-
-
-def _sync_to_lake(settings, source: str) -> dict[str, int]:
-    """Target spark: write this source's new raw batches into the raw lake as Parquet (kam.spark.lake)."""
-    from kam.spark.lake import export_new_batches
-    from kam.warehouse import warehouse
-
-    with warehouse(settings, read_only=True) as con:
-        return export_new_batches(con, settings.lake_dir, [source])
-
-
 @_reports_peak_memory
 @_one_run_at_a_time
 def dbt_build_task(context: Mapping[str, Any]) -> dict:
@@ -160,9 +142,11 @@ def dbt_build_task(context: Mapping[str, Any]) -> dict:
     from kam.transform.runner import build
 
     settings = load_settings()
+    target = target_of(settings)
     run_date = run_date_from(context)
+    target.prepare_dbt()
     freshness = check_freshness(settings, run_id_from(context))  # judged by the audit
-    result, mode = build(settings, run_date, run_id_from(context), full_refresh=full_refresh_from(context))
+    result, mode = build(settings, target, run_date, run_id_from(context), full_refresh=full_refresh_from(context))
     if not result.success:
         record_refusal(settings, run_id_from(context), run_date,
                        "dbt build failed: " + "; ".join(result.failures[:20]),
@@ -180,12 +164,10 @@ def audit_task(context: Mapping[str, Any]) -> dict:
     """GX suites on the marts + reconciliation; a failure refuses publication."""
     from kam.errors import ConfigError
     from kam.publish.ledger import record_refusal
-    from kam.quality.audit import run_audit
-
     settings = load_settings()
     run_date = run_date_from(context)
     try:
-        result = run_audit(settings, run_date)
+        result = target_of(settings).audit(run_date)
     except ConfigError as exc:  # e.g. a published mart without its suite: refused before any check
         record_refusal(settings, run_id_from(context), run_date, f"audit configuration error: {exc}",
                        {"failed": [str(exc)]}, interval_from(context))
@@ -206,17 +188,13 @@ def publish_task(audit_summary: dict | None, context: Mapping[str, Any]) -> dict
     """Publish the audited marts, then prove it: the task succeeds only when the ledger holds this
     run's publication as 'published' and the served marts carry it (under a scheduler too)."""
     from kam.faults import skip_if_asked
-    from kam.publish.duckdb_file import publish
     from kam.publish.evidence import prove_publication
 
     skip_if_asked("publish")
     settings = load_settings()
-    if settings.target == "postgres":
-        from kam.publish.postgres import publish_postgres as publish
-    elif settings.target == "spark":
-        from kam.publish.spark import publish_spark as publish
-    pub = publish(settings, run_id_from(context), run_date_from(context), audit_summary, interval_from(context))
-    proven = prove_publication(settings, run_id_from(context), read_only=False, served_id=pub.served_id)
+    target = target_of(settings)
+    pub = target.publish(run_id_from(context), run_date_from(context), audit_summary, interval_from(context))
+    proven = prove_publication(settings, run_id_from(context), target, read_only=False, served_id=pub.served_id)
     if proven.publication_id != pub.publication_id:
         raise RuntimeError(f"publish made publication #{pub.publication_id}, but the ledger's latest for this "
                            f"run is #{proven.publication_id}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
@@ -80,40 +79,12 @@ class Digest:
     known: list[tuple[str, str, float]] = field(default_factory=list)  # (customer, type, baseline) after it
 
 
-def served_folders(parquet_dir: Path) -> tuple[int, dict[str, Path]]:
-    """The served publication and the version folders of the marts a digest reads (one publication)."""
-    from kam.publish.parquet import served_version
-
-    folders, ids = {}, set()
-    for mart in DIGEST_MARTS:
-        folder, pub = served_version(parquet_dir, mart)
-        if folder is None or pub is None:
-            raise RuntimeError(f"no published copy of {mart} under {parquet_dir}: nothing has been published yet")
-        folders[mart] = folder
-        ids.add(pub)
-    if len(ids) != 1:  # a publication being written right now: the caller retries
-        raise RuntimeError(f"the Parquet copies hold different publications ({sorted(ids)}): try again")
-    return ids.pop(), folders
-
-
 def served_sources(settings) -> tuple[int, duckdb.DuckDBPyConnection, dict[str, str]]:
-    """The served publication, a DuckDB connection and, per mart a digest reads, the relation to read:
-    the Parquet copies (targets duckdb and spark), or schema ``analytics`` on the server (target
-    postgres, attached read-only through DuckDB's postgres extension)."""
-    con = duckdb.connect()
-    if settings.target == "postgres":
-        from kam.contract import sql_string
-        from kam.ingest.pull import load_scanner
-        from kam.publish.postgres import SERVED_SCHEMA, schema_publication_id
+    """The served publication, a DuckDB connection and, per mart a digest reads, the relation to
+    read: what the settings' target serves (kam.targets)."""
+    from kam.targets import target_of
 
-        pub = schema_publication_id(settings.pg_dsn)
-        if pub is None:
-            raise RuntimeError(f"nothing has been published on the server yet (schema {SERVED_SCHEMA})")
-        attach_type, _ = load_scanner(con, settings.pg_dsn, "KAM_PG_DSN")
-        con.execute(f"attach {sql_string(settings.pg_dsn)} as served (type {attach_type}, read_only)")
-        return pub, con, {m: f"served.{SERVED_SCHEMA}.{m}" for m in DIGEST_MARTS}
-    pub, folders = served_folders(settings.parquet_dir)
-    return pub, con, {m: f"read_parquet('{folders[m] / '*.parquet'}')" for m in DIGEST_MARTS}
+    return target_of(settings).served_sources(DIGEST_MARTS)
 
 
 def _current(con: duckdb.DuckDBPyConnection, relations: dict[str, str]) -> tuple[dt.date, list[dict]]:

@@ -25,6 +25,8 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -32,7 +34,7 @@ import duckdb
 from kam.config import Settings
 from kam.faults import checkpoint
 from kam.files import fsync_dir
-from kam.marts import PUBLICATION_PARTITIONS, PUBLISHED_MARTS, partition_filter_sql
+from kam.marts import OPS_PUBLISHED, PUBLICATION_PARTITIONS, PUBLISHED_MARTS, partition_filter_sql
 from kam.publish.fingerprints import (
     State,
     changed_parts,
@@ -81,12 +83,12 @@ def _mart_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "and table_name = ?", [name]).fetchone()[0])
 
 
-def publish(settings: Settings, run_id: str | None, run_date: dt.date,
-            audit_summary: dict | None = None, interval: DataInterval = (None, None)) -> Publication:
-    """Publish the audited marts to ``published/analytics.duckdb`` (+ Parquet and the report)."""
-    from kam.report.publication import serve_report, stage_report  # pandas and plotly: not at DAG parse
-    from kam.report.source import duckdb_file
-
+# The steps of a publication (kam.publish.steps), in order: each a function of the publication being
+# made (``Staging``), small and tested alone (tests/unit/test_publish_steps.py).
+def begin(settings: Settings, run_id: str | None, run_date: dt.date, audit_summary: dict | None,
+          interval: DataInterval) -> Staging:
+    """Record the publication as 'publishing' in the ledger (after settling one a crash left) and take
+    the fingerprints of the marts and of what the served file holds."""
     settings.published_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now()
     with warehouse(settings) as con:
@@ -100,74 +102,133 @@ def publish(settings: Settings, run_id: str | None, run_date: dt.date,
             "select as_of_month, customer_id, tier from marts.customer_value_monthly "
             "where as_of_month = (select max(as_of_month) from marts.customer_value_monthly)")
         checkpoint("publish.after_log")
-
-        clock = _Clock()
         current = {mart: mart_state(con, f"marts.{mart}", mart) for mart in PUBLISHED_MARTS}
-        clock.lap("fingerprints")
         served, chain, based_on = served_state(con, file_publication_id(settings.published_path),
                                                settings.publish_full_every)
-        # every KAM_PUBLISH_FULL_EVERY-th file is written from scratch (deleted rows do not pile up in it); the
-        # Parquet copies have no such leftovers and follow the served file's changes regardless
-        base = served if served is not None and chain + 1 < settings.publish_full_every else None
-        tmp = settings.published_dir / f".analytics.{pub_id}.duckdb.tmp"
-        tmp.unlink(missing_ok=True)
-        if base is not None:
-            shutil.copyfile(settings.published_path, tmp)
-            clock.lap("copy of the served file")
+    # every KAM_PUBLISH_FULL_EVERY-th file is written from scratch (deleted rows do not pile up in it); the
+    # Parquet copies have no such leftovers and follow the served file's changes regardless
+    base = served if served is not None and chain + 1 < settings.publish_full_every else None
+    return Staging(settings, pub_id, run_date, settings.published_dir / f".analytics.{pub_id}.duckdb.tmp",
+                   current, served, chain, based_on, base is not None)
+
+
+def stage(staging: Staging) -> None:
+    """Write the new file beside the served one: a copy of it with the changed months rewritten, or
+    every mart whole; then the ledger's tables; the fingerprints of what it holds are stored."""
+    settings, tmp, pub_id = staging.settings, staging.path, staging.publication_id
+    tmp.unlink(missing_ok=True)
+    if staging.delta:
+        shutil.copyfile(settings.published_path, tmp)
+    with warehouse(settings) as con:
+        limit_memory(con, settings)
         con.execute(f"attach '{tmp}' as pub")
-        counts: dict[str, int] = {}
-        written: dict[str, str] = {}
-        changes: dict[str, list[str] | None] = {}  # per table, the partitions that differ from the served file
         try:
             for i, mart in enumerate(PUBLISHED_MARTS):
                 if i == len(PUBLISHED_MARTS) // 2:
                     checkpoint("publish.mid_copy")
-                changes[mart] = changed_parts(mart, current[mart], served.get(mart) if served else None)
-                written[mart] = _write_mart(con, mart, current[mart], changes[mart] if base is not None else None)
-                counts[mart] = con.execute(f"select count(*) from pub.main.{mart}").fetchone()[0]
+                served = staging.served.get(mart) if staging.served else None
+                staging.changes[mart] = changed_parts(mart, staging.current[mart], served)
+                staging.written[mart] = _write_mart(con, mart, staging.current[mart],
+                                                    staging.changes[mart] if staging.delta else None)
+                staging.counts[mart] = con.execute(f"select count(*) from pub.main.{mart}").fetchone()[0]
             con.execute("create or replace table pub.main.tier_publication_log as "
                         "select * from ops.tier_publication_log order by publication_id, customer_id")
             con.execute(
                 "create or replace table pub.main.publications as select * replace ("
                 "case when publication_id = ? then 'published' else status end as status) "
                 "from ops.publications order by publication_id", [pub_id])
-            counts["tier_publication_log"] = con.execute(
-                "select count(*) from pub.main.tier_publication_log").fetchone()[0]
-            counts["publications"] = con.execute(
-                "select count(*) from pub.main.publications").fetchone()[0]
-            changes.update(tier_publication_log=None, publications=None)
+            for table in OPS_PUBLISHED:
+                staging.counts[table] = con.execute(f"select count(*) from pub.main.{table}").fetchone()[0]
+                staging.changes[table] = None
         finally:
             con.execute("detach pub")
-        clock.lap("marts written")
-        store_fingerprints(con, pub_id, current, chain + 1 if base is not None else 0,
+        store_fingerprints(con, pub_id, staging.current, staging.chain + 1 if staging.delta else 0,
                            settings.keep_publications)
 
-    _verify(tmp, counts)
-    clock.lap("verified")
-    # the report of this publication, read from the file about to be served, renamed in beside it
-    with duckdb_file(tmp) as src:
-        staged_report = stage_report(settings, src, pub_id, run_date)
-    clock.lap("report")
-    with tmp.open("rb+") as fh:
+
+def verify(staging: Staging) -> None:
+    """Open the new file read-only, as BI will, and check every table's row count."""
+    _verify(staging.path, staging.counts)
+
+
+def stage_report(staging: Staging) -> None:
+    """The report of this publication, read from the file about to be served, staged beside it."""
+    from kam.report.publication import stage_report as stage_page  # pandas and plotly: not at DAG parse
+    from kam.report.source import duckdb_file
+
+    with duckdb_file(staging.path) as src:
+        staging.report = stage_page(staging.settings, src, staging.publication_id, staging.run_date)
+    with staging.path.open("rb+") as fh:
         os.fsync(fh.fileno())
     checkpoint("publish.after_verify")
-    keep_previous(settings, pub_id)
+
+
+def keep_history(staging: Staging) -> None:
+    """The served file, hard-linked under ``published/history/`` for ``kam rollback``."""
+    keep_previous(staging.settings, staging.publication_id)
     checkpoint("publish.after_history")
-    os.replace(tmp, settings.published_path)
-    serve_report(settings, staged_report)
-    fsync_dir(settings.published_dir)
+
+
+def swap(staging: Staging) -> None:
+    """Serve the new file (and its report): one rename, atomic on one filesystem."""
+    from kam.report.publication import serve_report
+
+    os.replace(staging.path, staging.settings.published_path)
+    serve_report(staging.settings, staging.report)
+    fsync_dir(staging.settings.published_dir)
     checkpoint("publish.after_replace")
-    clock.lap("served")
-    copies = write_parquet(settings, pub_id, changes, based_on)
-    clock.lap("parquet")
+
+
+def copies(staging: Staging) -> None:
+    """The Parquet copies of the served file: the changed months, or whole (kam.publish.parquet)."""
+    staging.copies = write_parquet(staging.settings, staging.publication_id, staging.changes, staging.based_on)
     checkpoint("publish.after_parquet")
 
-    with warehouse(settings) as con:
-        mark_published(con, pub_id, counts)
-    log.info("publication %s: %s (%s); parquet: %s; seconds: %s", pub_id, settings.published_path,
-             ", ".join(f"{k} {v} rows ({written.get(k, 'copied')})" for k, v in counts.items()),
-             ", ".join(f"{c.table} {c.how}" for c in copies), clock)
-    return Publication(pub_id, "published", settings.published_path, counts, written=written)
+
+def record(staging: Staging) -> None:
+    """The ledger says 'published', with the row counts."""
+    with warehouse(staging.settings) as con:
+        mark_published(con, staging.publication_id, staging.counts)
+
+
+STEPS: tuple[Callable[[Staging], None], ...] = (stage, verify, stage_report, keep_history, swap, copies, record)
+
+
+@dataclass
+class Staging:
+    """A publication being made: what :func:`begin` found, then what each step did."""
+
+    settings: Settings
+    publication_id: int
+    run_date: dt.date
+    path: Path  # the new file, beside the served one until swap
+    current: dict[str, State]  # the marts' fingerprints
+    served: dict | None  # what the served file holds, when known
+    chain: int  # publications since the last written from scratch
+    based_on: int | None  # the publication the served Parquet copies hold
+    delta: bool  # the new file starts as a copy of the served one
+    counts: dict[str, int] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)  # per mart: unchanged, copied, months rewritten
+    changes: dict[str, list[str] | None] = field(default_factory=dict)  # partitions that differ from served
+    report: object = None  # the staged report (kam.report.publication)
+    copies: list[CopyResult] = field(default_factory=list)
+
+
+def publish(settings: Settings, run_id: str | None, run_date: dt.date,
+            audit_summary: dict | None = None, interval: DataInterval = (None, None)) -> Publication:
+    """Publish the audited marts to ``published/analytics.duckdb`` (+ the report and Parquet copies):
+    :func:`begin`, then every step of :data:`STEPS` in order; the log line gives each step's seconds."""
+    clock = _Clock()
+    staging = begin(settings, run_id, run_date, audit_summary, interval)
+    clock.lap("begin")
+    for step in STEPS:
+        step(staging)
+        clock.lap(step.__name__)
+    log.info("publication %s: %s (%s); parquet: %s; seconds: %s", staging.publication_id, settings.published_path,
+             ", ".join(f"{k} {v} rows ({staging.written.get(k, 'copied')})" for k, v in staging.counts.items()),
+             ", ".join(f"{c.table} {c.how}" for c in staging.copies), clock)
+    return Publication(staging.publication_id, "published", settings.published_path, staging.counts,
+                       written=staging.written)
 
 
 class _Clock:

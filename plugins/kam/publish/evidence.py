@@ -11,25 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Protocol
 
 from kam.config import Settings
 from kam.errors import KamError
-
-
-def served_publication_id(settings: Settings) -> int | None:
-    """The publication BI is served now: the one the published DuckDB file holds, or on the
-    postgres and spark targets the one schema/database ``analytics`` holds (None before the first)."""
-    if settings.target == "postgres":
-        from kam.publish.postgres import schema_publication_id
-
-        return schema_publication_id(settings.pg_dsn)
-    if settings.target == "spark":  # asked of Spark's catalog, in a Spark job (a few seconds)
-        from kam.spark.session import run_job
-
-        return run_job(settings, "served")["publication_id"]
-    from kam.publish.duckdb_file import file_publication_id
-
-    return file_publication_id(settings.published_path)
 
 
 class PublicationNotProven(KamError):
@@ -52,7 +37,15 @@ class ProvenPublication:
                 f"Airflow run {self.run_id})\n  served at {self.served_at}\nrows per mart:\n{marts}")
 
 
-def prove_publication(settings: Settings, run_id: str | None, read_only: bool = True,
+class Served(Protocol):
+    """What the proof asks of the target (:class:`kam.targets.base.Target`)."""
+
+    def served_publication_id(self) -> int | None: ...
+
+    def served_at(self) -> str: ...
+
+
+def prove_publication(settings: Settings, run_id: str | None, target: Served, read_only: bool = True,
                       served_id: int | None = None) -> ProvenPublication:
     """The publication the DAG run ``run_id`` made, checked in the ledger and where BI reads it;
     raises :class:`PublicationNotProven` saying what did not happen. ``read_only=False`` inside
@@ -84,8 +77,8 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
     if status != "published":
         raise PublicationNotProven(f"publication #{pub_id} of run {run_id} is '{status}', not published"
                                    + (f": {reason}" if reason else ""))
-    served = served_id if served_id is not None else served_publication_id(settings)
-    where = served_at(settings)
+    served = served_id if served_id is not None else target.served_publication_id()
+    where = target.served_at()
     if served != pub_id:
         raise PublicationNotProven(
             f"publication #{pub_id} of run {run_id} is recorded as published, but {where} serves "
@@ -94,17 +87,3 @@ def prove_publication(settings: Settings, run_id: str | None, read_only: bool = 
     if not counts:
         raise PublicationNotProven(f"publication #{pub_id} of run {run_id} recorded no row counts")
     return ProvenPublication(pub_id, run_id, run_date, counts, where, version)
-
-
-def served_at(settings: Settings) -> str:
-    """Where BI reads the published marts, for people (no password)."""
-    if settings.target == "postgres":
-        from kam.postgres.connection import redacted
-        from kam.publish.postgres import SERVED_SCHEMA
-
-        return f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)} (BI role {settings.bi_role})"
-    if settings.target == "spark":
-        from kam.publish.spark import served_at as spark_served_at
-
-        return spark_served_at(settings)
-    return str(settings.published_path)

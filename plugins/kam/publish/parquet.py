@@ -70,6 +70,28 @@ def served_version(parquet_dir: Path, table: str) -> tuple[Path | None, int | No
         return folder, None
 
 
+def served_folders(parquet_dir: Path, tables: tuple[str, ...]) -> tuple[int, dict[str, Path]]:
+    """The served publication and the version folders of ``tables``, all of one publication."""
+    folders, ids = {}, set()
+    for table in tables:
+        folder, pub = served_version(parquet_dir, table)
+        if folder is None or pub is None:
+            raise RuntimeError(f"no published copy of {table} under {parquet_dir}: nothing has been published yet")
+        folders[table] = folder
+        ids.add(pub)
+    if len(ids) != 1:  # a publication being written right now: the caller retries
+        raise RuntimeError(f"the Parquet copies hold different publications ({sorted(ids)}): try again")
+    return ids.pop(), folders
+
+
+def parquet_sources(parquet_dir: Path, tables: tuple[str, ...]):
+    """The served publication, a DuckDB connection and, per table, the relation reading its Parquet copy."""
+    import duckdb
+
+    pub, folders = served_folders(parquet_dir, tables)
+    return pub, duckdb.connect(), {t: f"read_parquet('{folders[t] / '*.parquet'}')" for t in tables}
+
+
 def write_copies(published_path: Path, parquet_dir: Path, publication_id: int | None,
                  changes: dict[str, list[str] | None], based_on: int | None, memory_limit: str) -> list[CopyResult]:
     """Bring ``parquet/<table>`` of every table in ``changes`` to what ``published_path`` serves.

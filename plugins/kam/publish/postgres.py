@@ -22,7 +22,10 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kam.config import Settings
 from kam.faults import checkpoint
@@ -97,12 +100,26 @@ def _latest_tiers_csv(cur, tmp_dir: Path) -> Path:
     return Path(name)
 
 
-def publish_postgres(settings: Settings, run_id: str | None, run_date: dt.date,
-                     audit_summary: dict | None = None,
-                     interval: DataInterval = (None, None)) -> Publication:
+@dataclass
+class Staging:
+    """A publication being made on the server: one connection, one transaction from stage to swap."""
+
+    settings: Settings
+    conn: Any  # psycopg2 connection to KAM_PG_DSN
+    publication_id: int
+    run_date: dt.date
+    counts: dict[str, int] = field(default_factory=dict)
+    report: object = None  # the staged report (kam.report.publication)
+
+
+# The steps of a publication on the server, named as the DuckDB target's (kam.publish.steps); a file's
+# history and Parquet copies do not apply: the served schema is replaced whole, in one transaction.
+def begin(settings: Settings, run_id: str | None, run_date: dt.date, audit_summary: dict | None,
+          interval: DataInterval) -> Staging:
+    """Record the publication as 'publishing' (after settling one a crash left), with the server's
+    tiers of the latest month; the connection it returns is closed by :func:`publish_postgres`."""
     dsn = settings.pg_dsn
     started = dt.datetime.now()
-    where = f"schema {SERVED_SCHEMA} on {redacted(dsn)}"
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     conn = connect(dsn)
     try:
@@ -116,20 +133,107 @@ def publish_postgres(settings: Settings, run_id: str | None, run_date: dt.date,
             conn.rollback()
             try:
                 pub_id = start_publication(
-                    con, run_id, run_date, audit_summary, where, started, interval,
+                    con, run_id, run_date, audit_summary, served_at(settings), started, interval,
                     f"select * from read_csv('{tiers}', header = false, columns = "
                     "{'as_of_month': 'DATE', 'customer_id': 'VARCHAR', 'tier': 'VARCHAR'})")
             finally:
                 tiers.unlink(missing_ok=True)
-            checkpoint("publish.after_log")
-            counts = _build_and_swap(settings, con, conn, pub_id, run_date)
-        checkpoint("publish.after_replace")
-    finally:
+    except BaseException:
         conn.close()
-    with warehouse(settings) as con:
-        mark_published(con, pub_id, counts)
-    log.info("publication %s: %s (%s)", pub_id, where, ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return Publication(pub_id, "published", None, counts)
+        raise
+    checkpoint("publish.after_log")
+    return Staging(settings, conn, pub_id, run_date)
+
+
+def stage(staging: Staging) -> None:
+    """``analytics_next``: every published mart copied from ``marts``, and the ledger's tables (COPY)."""
+    settings, pub_id = staging.settings, staging.publication_id
+    with staging.conn.cursor() as cur, warehouse(settings) as con:
+        cur.execute("select pg_advisory_xact_lock(hashtext('kam.publish'))")  # one publisher at a time
+        cur.execute(f"drop schema if exists {NEXT_SCHEMA} cascade")
+        cur.execute(f"create schema {NEXT_SCHEMA}")
+        for i, mart in enumerate(PUBLISHED_MARTS):
+            if i == len(PUBLISHED_MARTS) // 2:
+                checkpoint("publish.mid_copy")
+            cur.execute(f"create table {NEXT_SCHEMA}.{q(mart)} as select * from marts.{q(mart)}")
+            staging.counts[mart] = cur.rowcount
+        for table in OPS_TABLES:
+            columns = duck_columns(con, "ops", table)
+            create_like(cur, NEXT_SCHEMA, table, columns)
+            names = [n for n, _ in columns]
+            select = ", ".join(
+                f"case when publication_id = {int(pub_id)} then 'published' else status end as status"
+                if n == "status" else q(n) for n in names)
+            copy_query(con, cur, f"select {select} from ops.{table} order by all",
+                       f"{NEXT_SCHEMA}.{q(table)}", names, settings.tmp_dir)
+            staging.counts[table] = con.execute(f"select count(*) from ops.{table}").fetchone()[0]
+
+
+def verify(staging: Staging) -> None:
+    """What BI will read, counted on the server."""
+    with staging.conn.cursor() as cur:
+        for table, rows in staging.counts.items():
+            got = _count(cur, NEXT_SCHEMA, table)
+            if got != rows:
+                raise RuntimeError(f"{NEXT_SCHEMA}.{table} has {got} rows, expected {rows}")
+    checkpoint("publish.after_verify")
+
+
+def stage_report(staging: Staging) -> None:
+    """The report of this publication, read from ``analytics_next`` in the same transaction. A report
+    that fails rolls the publication back."""
+    from kam.report.publication import stage_report as stage_page  # pandas and plotly: only when used
+    from kam.report.source import PostgresSource
+
+    with staging.conn.cursor() as cur:
+        cur.execute(f"set local search_path to {NEXT_SCHEMA}")
+        staging.report = stage_page(staging.settings, PostgresSource(staging.conn), staging.publication_id,
+                                    staging.run_date)
+        cur.execute("reset search_path")
+
+
+def swap(staging: Staging) -> None:
+    """``analytics_next`` becomes ``analytics`` for the BI role, committed; then the report is renamed in."""
+    from kam.report.publication import serve_report
+
+    settings = staging.settings
+    with staging.conn.cursor() as cur:
+        ensure_bi_role(cur, settings.bi_role, settings.bi_password)
+        lock_served(cur, settings.pg_publish_lock_wait)
+        cur.execute(f"drop schema if exists {SERVED_SCHEMA} cascade")
+        cur.execute(f"alter schema {NEXT_SCHEMA} rename to {SERVED_SCHEMA}")
+        grant_bi(cur, settings.bi_role, SERVED_SCHEMA)
+    staging.conn.commit()
+    serve_report(settings, staging.report)
+    checkpoint("publish.after_replace")
+
+
+def record(staging: Staging) -> None:
+    """The ledger says 'published', with the row counts."""
+    with warehouse(staging.settings) as con:
+        mark_published(con, staging.publication_id, staging.counts)
+
+
+STEPS: tuple[Callable[[Staging], None], ...] = (stage, verify, stage_report, swap, record)
+
+
+def served_at(settings: Settings) -> str:
+    return f"schema {SERVED_SCHEMA} on {redacted(settings.pg_dsn)}"
+
+
+def publish_postgres(settings: Settings, run_id: str | None, run_date: dt.date,
+                     audit_summary: dict | None = None,
+                     interval: DataInterval = (None, None)) -> Publication:
+    """:func:`begin`, then every step of :data:`STEPS` in order, on one server connection."""
+    staging = begin(settings, run_id, run_date, audit_summary, interval)
+    try:
+        for step in STEPS:
+            step(staging)
+    finally:
+        staging.conn.close()
+    log.info("publication %s: %s (%s)", staging.publication_id, served_at(settings),
+             ", ".join(f"{k} {v}" for k, v in staging.counts.items()))
+    return Publication(staging.publication_id, "published", None, staging.counts)
 
 
 # One attempt to lock the served tables waits at most this long: well below PostgreSQL's deadlock_timeout
@@ -198,47 +302,3 @@ def _exists(cur, schema: str, table: str) -> bool:
     cur.execute("select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
                 [schema, table])
     return bool(cur.fetchone()[0])
-
-
-def _build_and_swap(settings: Settings, con, conn, pub_id: int, run_date: dt.date) -> dict[str, int]:
-    """One server transaction: build analytics_next, verify, stage the report from it, swap, grant,
-    commit; then the report is renamed in. A report that fails rolls the publication back."""
-    from kam.report.publication import serve_report, stage_report  # pandas and plotly: only when used
-    from kam.report.source import PostgresSource
-
-    counts: dict[str, int] = {}
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('kam.publish'))")  # one publisher at a time
-        cur.execute(f"drop schema if exists {NEXT_SCHEMA} cascade")
-        cur.execute(f"create schema {NEXT_SCHEMA}")
-        for i, mart in enumerate(PUBLISHED_MARTS):
-            if i == len(PUBLISHED_MARTS) // 2:
-                checkpoint("publish.mid_copy")
-            cur.execute(f"create table {NEXT_SCHEMA}.{q(mart)} as select * from marts.{q(mart)}")
-            counts[mart] = cur.rowcount
-        for table in OPS_TABLES:
-            columns = duck_columns(con, "ops", table)
-            create_like(cur, NEXT_SCHEMA, table, columns)
-            names = [n for n, _ in columns]
-            select = ", ".join(
-                f"case when publication_id = {int(pub_id)} then 'published' else status end as status"
-                if n == "status" else q(n) for n in names)
-            copy_query(con, cur, f"select {select} from ops.{table} order by all",
-                       f"{NEXT_SCHEMA}.{q(table)}", names, settings.tmp_dir)
-            counts[table] = con.execute(f"select count(*) from ops.{table}").fetchone()[0]
-        for table, rows in counts.items():  # what BI will read, counted on the server
-            got = _count(cur, NEXT_SCHEMA, table)
-            if got != rows:
-                raise RuntimeError(f"{NEXT_SCHEMA}.{table} has {got} rows, expected {rows}")
-        checkpoint("publish.after_verify")
-        cur.execute(f"set local search_path to {NEXT_SCHEMA}")
-        staged_report = stage_report(settings, PostgresSource(conn), pub_id, run_date)
-        cur.execute("reset search_path")
-        ensure_bi_role(cur, settings.bi_role, settings.bi_password)
-        lock_served(cur, settings.pg_publish_lock_wait)
-        cur.execute(f"drop schema if exists {SERVED_SCHEMA} cascade")
-        cur.execute(f"alter schema {NEXT_SCHEMA} rename to {SERVED_SCHEMA}")
-        grant_bi(cur, settings.bi_role, SERVED_SCHEMA)
-    conn.commit()
-    serve_report(settings, staged_report)
-    return counts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,11 +136,12 @@ def _gx_parameters(settings: Settings, run_date: dt.date) -> dict[str, str]:
     return {"min_date": settings.min_business_date.isoformat(), "run_date": run_date.isoformat()}
 
 
-def run_audit(settings: Settings, run_date: dt.date) -> AuditResult:
-    """Audit the marts where dbt built them (the DuckDB warehouse or the PostgreSQL server)."""
-    result = _run_audit_postgres(settings, run_date) if settings.target == "postgres" \
-        else _run_audit_spark(settings, run_date) if settings.target == "spark" \
-        else _run_audit_duckdb(settings, run_date)
+def run_audit(settings: Settings, run_date: dt.date,
+              audit_marts: Callable[[dt.date], AuditResult]) -> AuditResult:
+    """The audit: ``audit_marts`` (the target's checks of the marts where dbt built them:
+    :func:`audit_duckdb`, :func:`audit_postgres`, :func:`audit_spark`, called by kam.targets), then
+    what kam's own records say (the build's source freshness check)."""
+    result = audit_marts(run_date)
     _record_freshness(settings, result)
     log.info("audit: %d checks, %d failed, %d warnings", result.checks, len(result.failed),
              len(result.warnings))
@@ -170,7 +172,7 @@ def _record_freshness(settings: Settings, result: AuditResult) -> None:
             result.warnings.append(said)
 
 
-def _run_audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
+def audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
     from kam.quality.drift import check_drift
     from kam.quality.gx_suites import data_docs_once, validate_frame
 
@@ -219,7 +221,7 @@ def _mart_frame(con, mart: str, suite, max_rows: int, result: AuditResult):
     return frame
 
 
-def _run_audit_spark(settings: Settings, run_date: dt.date) -> AuditResult:
+def audit_spark(settings: Settings, run_date: dt.date) -> AuditResult:
     """The same checks on Spark, in a Spark job (kam.spark.jobs.audit): reconciliation and drift in
     Spark SQL, GX on the marts read through Spark (sampled as on DuckDB)."""
     from kam.spark.session import run_job
@@ -230,7 +232,7 @@ def _run_audit_spark(settings: Settings, run_date: dt.date) -> AuditResult:
                        docs=s["gx_docs"], drift=s["drift"], sampled=s["gx_sampled"])
 
 
-def _run_audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
+def audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
     """The same checks on the server: reconciliation and drift in SQL, GX through its SQL data source."""
     from kam.postgres.connection import connect
     from kam.quality.drift import check_drift_postgres

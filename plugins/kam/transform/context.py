@@ -28,32 +28,11 @@ def run_context_ddl(project_file: Path) -> tuple[str, ...]:
     return ddl
 
 
-def write_run_context(settings: Settings, run_date: dt.date, rebuild_from_month: dt.date | None) -> None:
-    """The run date and the first month to recompute, where dbt builds (``ops.kam_run_context``,
-    read by macros/run_context.sql). Not ``--vars``: changing them makes dbt re-parse everything."""
+def run_context_statements(settings: Settings, run_date: dt.date, rebuild_from_month: dt.date | None) -> list[str]:
+    """The SQL that writes the run date and the first month to recompute (``ops.kam_run_context``, read by
+    macros/run_context.sql) where dbt builds; each target runs it (kam.targets: the Spark target writes a
+    file in its lake instead). Not ``--vars``: changing them makes dbt re-parse everything."""
     values = (f"insert into ops.kam_run_context values (date '{run_date.isoformat()}', "
               + (f"date '{rebuild_from_month.isoformat()}')" if rebuild_from_month else "null)"))
-    statements = [*run_context_ddl(settings.dbt_project_dir / "dbt_project.yml"), "delete from ops.kam_run_context",
-                  values]
-    if settings.target == "spark":  # a file in the lake, read by Spark as ops.kam_run_context
-        from kam.spark.lake import write_run_context as write_lake_context
-
-        write_lake_context(settings.lake_dir, run_date, rebuild_from_month)
-        return
-    if settings.target == "postgres":
-        from kam.postgres.connection import connect
-
-        conn = connect(settings.pg_dsn)
-        try:
-            with conn.cursor() as cur:
-                for sql in statements:
-                    cur.execute(sql)
-            conn.commit()
-        finally:
-            conn.close()
-        return
-    from kam.warehouse import warehouse
-
-    with warehouse(settings) as con:
-        for sql in statements:
-            con.execute(sql)
+    return [*run_context_ddl(settings.dbt_project_dir / "dbt_project.yml"), "delete from ops.kam_run_context",
+            values]

@@ -104,12 +104,14 @@ def _orders_touched_from(con, last_batch: int) -> dt.date | None:
 
 
 def build_mode(settings: Settings, run_date: dt.date, requested_full: bool = False,
-               extra_vars: dict | None = None) -> BuildMode:
+               extra_vars: dict | None = None, fact_lineage: bool = True) -> BuildMode:
     """Incremental unless asked otherwise, or the last good build cannot be built on:
     none yet, different models or rules, another target, a run date before it, or a
     new customer-master batch (the master is current-state: it changes every month).
     Incremental: months from the earliest one the new batches touch, or from the
-    previous run date's month (its last as-of date moves), are recomputed."""
+    previous run date's month (its last as-of date moves), are recomputed.
+    ``fact_lineage``: the built facts' lineage can be read in this warehouse (the target's
+    ``keeps_fact_lineage``), so a payment-only correction recomputes from its order's month."""
 
     current = fingerprint(settings, extra_vars)
     with warehouse(settings) as con:
@@ -137,7 +139,7 @@ def build_mode(settings: Settings, run_date: dt.date, requested_full: bool = Fal
                 [last_batch, last_run_date + dt.timedelta(days=1), run_date]).fetchone()[0]:
             return full("customer master changed (current-state attributes apply to every month)")
         months = [_month(last_run_date)]
-        payments_only = settings.target == "duckdb" and _has_fact_lineage(con)
+        payments_only = fact_lineage and _has_fact_lineage(con)
         for table, (keys, date_expr) in FACT_MONTHS.items():
             if table not in tables:
                 continue

@@ -13,12 +13,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from kam.config import Settings
 from kam.errors import ConfigError
 from kam.memory import wait_child
 from kam.rules import Candidate
-from kam.transform.context import write_run_context
+from kam.transform.context import run_context_statements
 from kam.transform.mode import BuildMode, build_mode
 from kam.warehouse import warehouse
 
@@ -80,10 +81,6 @@ def run_dbt(settings: Settings, command: list[str], extra_vars: dict | None = No
     # it was parsed with: dbt runs in the warehouse's folder and the DuckDB profile gets the file's name,
     # the same in every home, so a copied or moved home parses only what changed (a full parse: ~5 s)
     env["KAM_WAREHOUSE_PATH"] = settings.warehouse_path.name
-    if settings.target == "spark":  # Java checked, Spark's folders made under KAM_HOME
-        from kam.spark.session import prepare
-
-        prepare(settings)
     log.info("running: %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=settings.warehouse_path.parent)
@@ -132,19 +129,30 @@ def build_flags(mode: BuildMode) -> list[str]:
     return ["--full-refresh"] if mode.full_refresh else ["--exclude-resource-type", "unit_test"]
 
 
-def build(settings: Settings, run_date: dt.date, run_id: str | None = None,
+class BuildTarget(Protocol):
+    """What the build asks of the warehouse target (:class:`kam.targets.base.Target`)."""
+
+    keeps_fact_lineage: bool
+
+    def write_run_context(self, statements: list[str], run_date: dt.date,
+                          rebuild_from_month: dt.date | None) -> None: ...
+
+
+def build(settings: Settings, target: BuildTarget, run_date: dt.date, run_id: str | None = None,
           full_refresh: bool = False) -> tuple[DbtResult, BuildMode]:
-    """One ``dbt build`` for the whole graph, incremental when it can be, recorded in ops.dbt_builds."""
+    """One ``dbt build`` for the whole graph on ``target`` (its dbt prepared: ``target.prepare_dbt()``),
+    incremental when it can be, recorded in ops.dbt_builds."""
     from kam.rules import applied_rules, current_rules, rules_version
 
     applied = applied_rules(settings)  # $KAM_HOME/rules.yml (kam rules apply): part of the fingerprint
-    mode = build_mode(settings, run_date, full_refresh, applied or None)
+    mode = build_mode(settings, run_date, full_refresh, applied or None, fact_lineage=target.keeps_fact_lineage)
     version = rules_version(current_rules(settings))
     log.info("dbt build: %s (%s), rules version %s%s", mode.name, mode.reason, version,
              f" (applied: {', '.join(sorted(applied))})" if applied else "")
     started = dt.datetime.now()
     clock = time.monotonic()
-    write_run_context(settings, run_date, mode.rebuild_from_month)
+    target.write_run_context(run_context_statements(settings, run_date, mode.rebuild_from_month), run_date,
+                             mode.rebuild_from_month)
     result = run_dbt(settings, ["build", *build_flags(mode)], extra_vars=applied or None)
     record_build(settings, run_id, run_date, mode, result.success, started, time.monotonic() - clock, version)
     return result, mode

@@ -45,6 +45,7 @@ class Applied:
 
 def apply_rules(settings: Settings, path: Path, echo: Callable[[str], None] = print) -> Applied:
     from kam.runlock import run_lock
+    from kam.targets import target_of
     from kam.whatif.run import run_whatif
 
     current, project = current_rules(settings), project_rules(settings)
@@ -53,7 +54,7 @@ def apply_rules(settings: Settings, path: Path, echo: Callable[[str], None] = pr
     if not changed:
         raise ConfigError(f"{path}: changes nothing: every value it sets is the rule in force")
     before, after = rules_version(current), rules_version(candidate.rules)
-    built = (settings.kam_home / "dbt" / "target" / "manifest.json").exists() and settings.target == "duckdb"
+    built = (settings.kam_home / "dbt" / "target" / "manifest.json").exists() and target_of(settings).previews_whatif
     if built:  # the same checks, and what the change does to the tiers a publication shows (latest month)
         with warehouse(settings, read_only=True) as con:
             latest = con.execute("select max(as_of_month) from marts.customer_value_monthly").fetchone()[0]

@@ -48,11 +48,10 @@ class WhatIf:
 
 def run_whatif(settings: Settings, paths: list[Path], month: dt.date | None = None, out_dir: Path | None = None,
                keep: bool = False, echo: Callable[[str], None] = print) -> WhatIf:
+    from kam.targets import target_of
     from kam.whatif.page import write_page
 
-    if settings.target != "duckdb":
-        raise ConfigError(f"kam whatif builds on the embedded DuckDB warehouse; target {settings.target} keeps its "
-                          f"marts elsewhere (run it with KAM_TARGET=duckdb on a copy of the landing folder)")
+    target_of(settings).check_whatif()
     current = current_rules(settings)
     candidates = [load_candidate(p, current) for p in paths]
     names = [c.name for c in candidates]

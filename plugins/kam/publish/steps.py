@@ -1,0 +1,26 @@
+"""The steps of a publication, in the one order every target follows where a step applies:
+
+* ``begin``: the ledger's 'publishing' row (after settling one a crash left), what is served now;
+* ``stage``: the new version beside the served one (a file, schema ``analytics_next``, ``analytics_v<id>``);
+* ``verify``: its row counts, read as BI will read them;
+* ``stage_report``: the report of this publication, from the staged version;
+* ``keep_history``: the served version kept for ``kam rollback``;
+* ``swap``: BI reads the new version (one rename, one committed schema swap, the views switched);
+* ``copies``: the Parquet copies of what is served;
+* ``record``: the ledger's 'published', with the row counts.
+
+The DuckDB file (:data:`kam.publish.duckdb_file.STEPS`) and the PostgreSQL schema
+(:data:`kam.publish.postgres.STEPS`) are these functions, each run alone in the unit tests; Spark runs the
+same order inside one Spark job (:func:`kam.publish.spark.publish_in_session`: one JVM start).
+"""
+
+from __future__ import annotations
+
+STEP_ORDER: tuple[str, ...] = ("begin", "stage", "verify", "stage_report", "keep_history", "swap", "copies",
+                               "record")
+
+
+def in_step_order(names: list[str]) -> bool:
+    """True when ``names`` are publication steps in :data:`STEP_ORDER`'s order."""
+    positions = [STEP_ORDER.index(n) for n in names if n in STEP_ORDER]
+    return len(positions) == len(names) and positions == sorted(positions)
