@@ -29,7 +29,8 @@ import yaml
 from kam.config import Settings
 from kam.errors import ConfigError
 
-NOT_RULES = ("run_date",)  # the run context, not a business rule
+# not business rules: the run context, and the contracts' engine type names (models/marts/*.yml)
+NOT_RULES = ("run_date", "kam_data_types")
 _VAR_CALL = re.compile(r"""var\(\s*['"](\w+)['"]""")
 
 

@@ -22,7 +22,7 @@ def _ledger(settings) -> list[tuple]:
 
 
 def test_every_target_publishes_in_the_one_order_of_steps():
-    from kam.publish import postgres
+    from kam.publish import postgres, spark
     from kam.publish.steps import STEP_ORDER, in_step_order
 
     duckdb_steps = ["begin", *(s.__name__ for s in pub.STEPS)]
@@ -30,6 +30,8 @@ def test_every_target_publishes_in_the_one_order_of_steps():
     server_steps = ["begin", *(s.__name__ for s in postgres.STEPS)]
     assert in_step_order(server_steps) and server_steps == ["begin", "stage", "verify", "stage_report", "swap",
                                                             "record"]
+    spark_steps = ["begin", *(s.__name__ for s in spark.STEPS)]
+    assert in_step_order(spark_steps) and "keep_history" not in spark_steps  # versions kept: record drops older
     assert not in_step_order(["stage", "swap", "verify"]) and not in_step_order(["stage", "unknown"])
 
 

@@ -39,6 +39,7 @@ def test_a_mapping_may_be_given_in_part_anything_else_replaces_whole(settings, t
 @pytest.mark.parametrize("text,said", [
     ("tier_treshold: {A: 80}\n", "'tier_treshold' is not a rule var of dbt_project.yml"),
     ("run_date: 2026-01-01\n", "'run_date' is not a rule var"),
+    ("kam_data_types: {duckdb: {string: text}}\n", "'kam_data_types' is not a rule var"),
     ("tier_thresholds: {A: 80, D: 10}\n", "tier_thresholds has no D (it has A, B, C)"),
     ("tier_thresholds: 80\n", "tier_thresholds must be a mapping like"),
     ("window_months: six\n", "window_months must be a number, got 'six'"),

@@ -23,7 +23,10 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kam.config import Settings
 from kam.faults import checkpoint
@@ -117,19 +120,68 @@ def documented_columns(settings: Settings) -> dict[str, list[str]]:
     return {mart: list(nodes[f"model.kam.{mart}"]["columns"]) for mart in PUBLISHED_MARTS}
 
 
-def publish_version(settings: Settings, spark, publication_id: int, run_date: str, ops_dir: str, ops_counts: dict,
-                    export_dir: str, snapshot: str) -> dict:
-    """Build ``analytics_v<id>``, check it, mirror it into ``snapshot``, stage the report, then serve it."""
-    import duckdb
+@dataclass
+class Staging:
+    """A publication being made inside a Spark job: ``analytics_v<id>`` and its local mirror."""
 
-    from kam.report.publication import stage_report
-    from kam.report.source import duckdb_file
+    settings: Settings
+    spark: Any  # the job's SparkSession
+    publication_id: int
+    run_date: dt.date
+    work: Path  # the job's scratch folder (the ledger's tables as Parquet, the export)
+    ops_counts: dict[str, int]
+    expected: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    report: object = None  # the staged report (kam.report.publication)
 
-    version = f"{VERSION_PREFIX}{int(publication_id)}"
+    @property
+    def version(self) -> str:
+        return f"{VERSION_PREFIX}{int(self.publication_id)}"
+
+    @property
+    def snapshot(self) -> Path:
+        return snapshot_path(self.settings, self.publication_id)
+
+
+# The steps of a publication on Spark (kam.publish.steps), in one Spark job so one JVM start: begin, then
+# STEPS. The versions kept for rollback are the versions before (KAM_KEEP_PUBLICATIONS): record drops older.
+def begin(settings: Settings, spark, run_id: str | None, run_date: dt.date, audit_summary: dict | None,
+          interval: DataInterval) -> Staging:
+    """What ``analytics`` serves now; the ledger's 'publishing' row (after settling one a crash left); the
+    ledger's tables as this publication will serve them, as Parquet for Spark to read."""
+    started = dt.datetime.now()
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".kam-spark-publish-", dir=settings.tmp_dir))
+    try:
+        now = served(settings, spark, tiers_out=str(work / "tiers.parquet"), with_counts=True)
+        if now["missing_marts"]:
+            raise RuntimeError(f"cannot publish: marts missing on Spark: {now['missing_marts']}")
+        with warehouse(settings) as con:
+            _recover(settings, con, now)
+            pub_id = start_publication(con, run_id, run_date, audit_summary, served_at(settings), started,
+                                       interval, f"select * from read_parquet('{work / 'tiers.parquet'}')")
+            checkpoint("publish.after_log")
+            ops_counts = {}
+            for table in OPS_TABLES:  # as served: this publication already 'published'
+                (work / "ops" / table).mkdir(parents=True)
+                status = (f"case when publication_id = {int(pub_id)} then 'published' else status end as status"
+                          if table == "publications" else None)
+                select = "*" if status is None else f"* replace ({status})"
+                con.execute(f"copy (select {select} from ops.{table} order by all) to "
+                            f"'{work / 'ops' / table / 'part.parquet'}' (format parquet)")
+                ops_counts[table] = con.execute(f"select count(*) from ops.{table}").fetchone()[0]
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return Staging(settings, spark, pub_id, run_date, work, ops_counts)
+
+
+def stage(staging: Staging) -> None:
+    """``analytics_v<id>``: every published mart in its documented column order, and the ledger's tables."""
+    spark, version = staging.spark, staging.version
     spark.sql(f"drop database if exists {version} cascade")
     spark.sql(f"create database {version}")
-    expected: dict[str, int] = {}
-    documented = documented_columns(settings)
+    documented = documented_columns(staging.settings)
     for i, mart in enumerate(PUBLISHED_MARTS):
         if i == len(PUBLISHED_MARTS) // 2:
             checkpoint("publish.mid_copy")
@@ -140,30 +192,72 @@ def publish_version(settings: Settings, spark, publication_id: int, run_date: st
                                f"document every published column (models/marts/*.yml)")
         spark.sql(f"create table {version}.{mart} using parquet as select "
                   f"{', '.join(f'`{c}`' for c in columns)} from marts.{mart}")
-        expected[mart] = spark.table(f"marts.{mart}").count()
+        staging.expected[mart] = spark.table(f"marts.{mart}").count()
     for table in OPS_TABLES:
-        spark.read.parquet(f"{ops_dir}/{table}").write.format("parquet").saveAsTable(f"{version}.{table}")
-        expected[table] = int(ops_counts[table])
-    counts = {t: spark.table(f"{version}.{t}").count() for t in expected}  # what BI will read, counted
-    wrong = {t: (counts[t], expected[t]) for t in expected if counts[t] != expected[t]}
+        spark.read.parquet(str(staging.work / "ops" / table)).write.format("parquet") \
+            .saveAsTable(f"{version}.{table}")
+        staging.expected[table] = int(staging.ops_counts[table])
+
+
+def verify(staging: Staging) -> None:
+    """What BI will read, counted in ``analytics_v<id>``."""
+    staging.counts = {t: staging.spark.table(f"{staging.version}.{t}").count() for t in staging.expected}
+    wrong = {t: (staging.counts[t], staging.expected[t]) for t in staging.expected
+             if staging.counts[t] != staging.expected[t]}
     if wrong:
-        raise RuntimeError(f"{version}: row counts differ from what was written: {wrong}")
-    for table in expected:  # the local mirror: the report and the Parquet copies are written from it
-        spark.table(f"{version}.{table}").write.mode("overwrite").parquet(f"{export_dir}/{table}")
-    tmp = Path(snapshot).with_suffix(".tmp")
+        raise RuntimeError(f"{staging.version}: row counts differ from what was written: {wrong}")
+
+
+def stage_report(staging: Staging) -> None:
+    """The version mirrored into a local DuckDB snapshot (the report and the Parquet copies are written
+    from it, so BI files look the same on every target); the report staged from it."""
+    import duckdb
+
+    from kam.report.publication import stage_report as stage_page
+    from kam.report.source import duckdb_file
+
+    export = staging.work / "export"
+    for table in staging.expected:
+        staging.spark.table(f"{staging.version}.{table}").write.mode("overwrite").parquet(str(export / table))
+    staging.snapshot.parent.mkdir(parents=True, exist_ok=True)
+    tmp = staging.snapshot.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     with duckdb.connect(str(tmp)) as con:
-        for table in expected:
-            con.execute(f'create table "{table}" as select * from read_parquet(\'{export_dir}/{table}/*.parquet\')')
-    tmp.rename(snapshot)
+        for table in staging.expected:
+            con.execute(f'create table "{table}" as select * from read_parquet(\'{export / table}/*.parquet\')')
+    tmp.rename(staging.snapshot)
     checkpoint("publish.after_verify")
-    with duckdb_file(Path(snapshot)) as src:
-        staged = stage_report(settings, src, publication_id, dt.date.fromisoformat(run_date))
-    spark.sql(f"create database if not exists {SERVED_DB}")
-    for table in expected:  # the switch: each view at once; the versions stay whole behind them
-        spark.sql(f"create or replace view {SERVED_DB}.{table} as select * from {version}.{table}")
-    dropped = _drop_old_versions(spark, int(publication_id), settings.keep_publications)
-    return {"counts": counts, "report": str(staged) if staged else None, "dropped": dropped}
+    with duckdb_file(staging.snapshot) as src:
+        staging.report = stage_page(staging.settings, src, staging.publication_id, staging.run_date)
+
+
+def swap(staging: Staging) -> None:
+    """Each view of ``analytics`` switched to the version (the versions stay whole behind them); then the
+    report is renamed in."""
+    from kam.report.publication import serve_report
+
+    staging.spark.sql(f"create database if not exists {SERVED_DB}")
+    for table in staging.expected:
+        staging.spark.sql(f"create or replace view {SERVED_DB}.{table} as select * from {staging.version}.{table}")
+    checkpoint("publish.after_replace")
+    serve_report(staging.settings, staging.report)
+
+
+def copies(staging: Staging) -> None:
+    """The Parquet copies, written from the snapshot."""
+    _write_parquet_copies(staging.settings, staging.publication_id)
+    checkpoint("publish.after_parquet")
+
+
+def record(staging: Staging) -> None:
+    """The ledger says 'published'; versions and snapshots older than the kept ones are dropped."""
+    with warehouse(staging.settings) as con:
+        mark_published(con, staging.publication_id, staging.counts)
+    _drop_old_versions(staging.spark, staging.publication_id, staging.settings.keep_publications)
+    _drop_old_snapshots(staging.settings, staging.publication_id)
+
+
+STEPS: tuple[Callable[[Staging], None], ...] = (stage, verify, stage_report, swap, copies, record)
 
 
 def _drop_old_versions(spark, served_id: int, keep: int) -> list[str]:
@@ -179,9 +273,9 @@ def _drop_old_versions(spark, served_id: int, keep: int) -> list[str]:
 
 def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, audit_summary: dict | None = None,
                   interval: DataInterval = (None, None)) -> Publication:
-    """The whole publication in one Spark job, so in one JVM (each start costs ~10 s): what
-    ``analytics`` serves, the ledger, ``analytics_v<id>``, the switch, the report, the Parquet
-    copies, and what ``analytics`` serves afterwards, asked of the catalog in the same session."""
+    """The whole publication in one Spark job, so in one JVM (each start costs ~10 s): :func:`begin` and
+    :data:`STEPS` (:func:`publish_in_session`), and what ``analytics`` serves afterwards, asked of the catalog
+    in the same session."""
     result = run_job(settings, "publication", {
         "run_id": run_id, "run_date": run_date.isoformat(), "audit_summary": audit_summary,
         "interval": [d.isoformat() if d else None for d in interval]})
@@ -192,47 +286,16 @@ def publish_spark(settings: Settings, run_id: str | None, run_date: dt.date, aud
 def publish_in_session(settings: Settings, spark, run_id: str | None, run_date: str, audit_summary: dict | None,
                        interval: list[str | None]) -> dict:
     """The Spark job ``publication`` (kam.spark_job), in the job's process and Spark session."""
-    from kam.report.publication import serve_report
-
-    day = dt.date.fromisoformat(run_date)
     data_interval = tuple(dt.datetime.fromisoformat(d) if d else None for d in interval)
-    started = dt.datetime.now()
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".kam-spark-publish-", dir=settings.tmp_dir))
+    staging = begin(settings, spark, run_id, dt.date.fromisoformat(run_date), audit_summary, data_interval)
     try:
-        now = served(settings, spark, tiers_out=str(work / "tiers.parquet"), with_counts=True)
-        if now["missing_marts"]:
-            raise RuntimeError(f"cannot publish: marts missing on Spark: {now['missing_marts']}")
-        with warehouse(settings) as con:
-            _recover(settings, con, now)
-            pub_id = start_publication(con, run_id, day, audit_summary, served_at(settings), started, data_interval,
-                                       f"select * from read_parquet('{work / 'tiers.parquet'}')")
-            checkpoint("publish.after_log")
-            ops_counts = {}
-            for table in OPS_TABLES:  # as served: this publication already 'published'
-                (work / "ops" / table).mkdir(parents=True)
-                status = (f"case when publication_id = {int(pub_id)} then 'published' else status end as status"
-                          if table == "publications" else None)
-                select = "*" if status is None else f"* replace ({status})"
-                con.execute(f"copy (select {select} from ops.{table} order by all) to "
-                            f"'{work / 'ops' / table / 'part.parquet'}' (format parquet)")
-                ops_counts[table] = con.execute(f"select count(*) from ops.{table}").fetchone()[0]
-        snapshot = snapshot_path(settings, pub_id)
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        result = publish_version(settings, spark, publication_id=pub_id, run_date=run_date, ops_dir=str(work / "ops"),
-                              ops_counts=ops_counts, export_dir=str(work / "export"), snapshot=str(snapshot))
-        checkpoint("publish.after_replace")
-        serve_report(settings, Path(result["report"]) if result["report"] else None)
-        _write_parquet_copies(settings, pub_id)
-        checkpoint("publish.after_parquet")
-        counts = {k: int(v) for k, v in result["counts"].items()}
-        with warehouse(settings) as con:
-            mark_published(con, pub_id, counts)
-        _drop_old_snapshots(settings, pub_id)
+        for step in STEPS:
+            step(staging)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    log.info("publication %s: %s (%s)", pub_id, served_at(settings), ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return {"publication_id": pub_id, "counts": counts, "served_id": served_publication(spark)}
+        shutil.rmtree(staging.work, ignore_errors=True)
+    log.info("publication %s: %s (%s)", staging.publication_id, served_at(settings),
+             ", ".join(f"{k} {v}" for k, v in staging.counts.items()))
+    return {"publication_id": staging.publication_id, "counts": staging.counts, "served_id": served_publication(spark)}
 
 
 def _drop_old_snapshots(settings: Settings, served_id: int) -> None:

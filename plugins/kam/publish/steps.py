@@ -9,9 +9,11 @@
 * ``copies``: the Parquet copies of what is served;
 * ``record``: the ledger's 'published', with the row counts.
 
-The DuckDB file (:data:`kam.publish.duckdb_file.STEPS`) and the PostgreSQL schema
-(:data:`kam.publish.postgres.STEPS`) are these functions, each run alone in the unit tests; Spark runs the
-same order inside one Spark job (:func:`kam.publish.spark.publish_in_session`: one JVM start).
+Each target's publication is ``begin`` and then its ``STEPS``, functions of the publication being made:
+the DuckDB file (:data:`kam.publish.duckdb_file.STEPS`, each run alone in the unit tests), the
+PostgreSQL schema (:data:`kam.publish.postgres.STEPS`: stage to swap in one server transaction; no
+history or copies: the schema is replaced whole) and Spark (:data:`kam.publish.spark.STEPS`, inside one
+Spark job, so one JVM start; the versions before stay in the catalog, ``record`` drops older ones).
 """
 
 from __future__ import annotations
