@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from kam.config import Settings
 from kam.contract import quote_ident
@@ -172,22 +173,59 @@ def _record_freshness(settings: Settings, result: AuditResult) -> None:
             result.warnings.append(said)
 
 
-def audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
-    from kam.quality.drift import check_drift
-    from kam.quality.gx_suites import data_docs_once, validate_frame
+class MartReads(Protocol):
+    """How the audit reads the marts where one engine built them (DuckDB, PostgreSQL, Spark)."""
+
+    def fetchone(self, sql: str) -> tuple:
+        """One row of a portable SQL query (the reconciliations)."""
+
+    def validate(self, mart: str, suite, parameters: dict, result: AuditResult):
+        """The GX suite ``suite`` on ``mart``: its outcome (kam.quality.gx_suites)."""
+
+    def drift(self):
+        """The marts against the served publication (kam.quality.drift): a DriftReport."""
+
+
+def check_marts(settings: Settings, run_date: dt.date, reads: MartReads) -> AuditResult:
+    """The audit's checks of the marts, written once for every engine: the reconciliations with raw,
+    the GX suite of every published mart (a mart without one stops here, before any check), drift."""
+    from kam.quality.gx_suites import data_docs_once
 
     suites = mart_suites(settings)
     result = AuditResult()
-    with warehouse(settings) as con:
-        _reconcile(lambda sql: con.execute(sql).fetchone(), run_date, result)
-        with data_docs_once(settings.gx_dir):
-            for mart, suite in suites:
-                frame = _mart_frame(con, mart, suite, settings.gx_max_rows, result)
-                _record_gx(result, suite, validate_frame(frame, suite, parameters=_gx_parameters(settings, run_date),
-                                                         docs_root=settings.gx_dir))
-        _record_drift(result, check_drift(con, settings.published_path,
-                                          settings.expectations_dir / "drift.json"))
+    _reconcile(reads.fetchone, run_date, result)
+    with data_docs_once(settings.gx_dir):
+        for mart, suite in suites:
+            _record_gx(result, suite, reads.validate(mart, suite, _gx_parameters(settings, run_date), result))
+    _record_drift(result, reads.drift())
     return result
+
+
+@dataclass
+class DuckDBReads:
+    """The marts in the embedded warehouse: GX on an Arrow frame of each, drift against the served file."""
+
+    settings: Settings
+    con: Any  # a DuckDB connection to the warehouse
+
+    def fetchone(self, sql: str) -> tuple:
+        return self.con.execute(sql).fetchone()
+
+    def validate(self, mart: str, suite, parameters: dict, result: AuditResult):
+        from kam.quality.gx_suites import validate_frame
+
+        frame = _mart_frame(self.con, mart, suite, self.settings.gx_max_rows, result)
+        return validate_frame(frame, suite, parameters=parameters, docs_root=self.settings.gx_dir)
+
+    def drift(self):
+        from kam.quality.drift import check_drift
+
+        return check_drift(self.con, self.settings.published_path, self.settings.expectations_dir / "drift.json")
+
+
+def audit_duckdb(settings: Settings, run_date: dt.date) -> AuditResult:
+    with warehouse(settings) as con:
+        return check_marts(settings, run_date, DuckDBReads(settings, con))
 
 
 # the sample is the rows whose hash falls under a threshold: parallel, one pass, and the
@@ -232,29 +270,39 @@ def audit_spark(settings: Settings, run_date: dt.date) -> AuditResult:
                        docs=s["gx_docs"], drift=s["drift"], sampled=s["gx_sampled"])
 
 
-def audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
-    """The same checks on the server: reconciliation and drift in SQL, GX through its SQL data source."""
-    from kam.postgres.connection import connect
-    from kam.quality.drift import check_drift_postgres
-    from kam.quality.gx_suites import data_docs_once, validate_table
+@dataclass
+class PostgresReads:
+    """The marts on the server: SQL on one read-only transaction, GX through its SQL data source."""
 
-    suites = mart_suites(settings)
-    result = AuditResult()
+    settings: Settings
+    cur: Any  # a psycopg2 cursor on KAM_PG_DSN
+
+    def fetchone(self, sql: str) -> tuple:
+        self.cur.execute(sql)
+        return self.cur.fetchone()
+
+    def validate(self, mart: str, suite, parameters: dict, result: AuditResult):
+        from kam.quality.gx_suites import validate_table
+
+        return validate_table("marts", mart, suite, self.settings.pg_dsn, parameters=parameters,
+                              docs_root=self.settings.gx_dir)
+
+    def drift(self):
+        from kam.quality.drift import check_drift_postgres
+
+        return check_drift_postgres(self.cur, self.settings.expectations_dir / "drift.json")
+
+
+def audit_postgres(settings: Settings, run_date: dt.date) -> AuditResult:
+    """The same checks on the server."""
+    from kam.postgres.connection import connect
+
+    mart_suites(settings)  # a mart without its suite: refused before connecting
     conn = connect(settings.pg_dsn)
     try:
         with conn.cursor() as cur:
-            def fetchone(sql: str):
-                cur.execute(sql)
-                return cur.fetchone()
-
-            _reconcile(fetchone, run_date, result)
-            _record_drift(result, check_drift_postgres(cur, settings.expectations_dir / "drift.json"))
+            result = check_marts(settings, run_date, PostgresReads(settings, cur))
         conn.rollback()
     finally:
         conn.close()
-    with data_docs_once(settings.gx_dir):
-        for mart, suite in suites:
-            _record_gx(result, suite, validate_table("marts", mart, suite, settings.pg_dsn,
-                                                     parameters=_gx_parameters(settings, run_date),
-                                                     docs_root=settings.gx_dir))
     return result

@@ -4,54 +4,53 @@ reconciliations, GX mart suites and drift checks as :mod:`kam.quality.audit`, in
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from kam.config import Settings
 from kam.marts import SERVED_NAME as SERVED_DB
-from kam.quality.audit import (
-    SAMPLE_BUCKETS,
-    AuditResult,
-    _gx_parameters,
-    _reconcile,
-    _record_drift,
-    _record_gx,
-    mart_suites,
-    sample_threshold,
-)
+from kam.quality.audit import SAMPLE_BUCKETS, AuditResult, check_marts, sample_threshold
 from kam.spark.session import SparkCursor
 
 
-def audit_in_session(settings: Settings, spark, run_date: str) -> dict:
-    """The audit of kam.quality.audit on the marts Spark built: the same checks, in Spark SQL."""
-    from kam.quality.drift import DriftReport, compare
-    from kam.quality.gx_suites import data_docs_once, validate_frame
+@dataclass
+class SparkReads:
+    """The marts Spark built, in the job's session: Spark SQL, GX on a frame of each, drift in Spark SQL."""
 
-    day = dt.date.fromisoformat(run_date)
-    suites = mart_suites(settings)
-    result = AuditResult()
-    cur = SparkCursor(spark)
+    settings: Settings
+    spark: Any
 
-    def fetchone(sql: str):
-        cur.execute(sql)
-        return cur.fetchone()
+    def __post_init__(self) -> None:
+        self.cur = SparkCursor(self.spark)
 
-    _reconcile(fetchone, day, result)
-    with data_docs_once(settings.gx_dir):
-        for mart, suite in suites:
-            frame = _mart_frame(spark, mart, suite, settings.gx_max_rows, result)
-            _record_gx(result, suite, validate_frame(frame, suite, parameters=_gx_parameters(settings, day),
-                                                     docs_root=settings.gx_dir))
-    limits = settings.expectations_dir / "drift.json"
-    if spark.catalog.tableExists(f"{SERVED_DB}.publications"):
+    def fetchone(self, sql: str) -> tuple:
+        self.cur.execute(sql)
+        return self.cur.fetchone()
+
+    def validate(self, mart: str, suite, parameters: dict, result: AuditResult):
+        from kam.quality.gx_suites import validate_frame
+
+        frame = _mart_frame(self.spark, mart, suite, self.settings.gx_max_rows, result)
+        return validate_frame(frame, suite, parameters=parameters, docs_root=self.settings.gx_dir)
+
+    def drift(self):
+        from kam.quality.drift import DriftReport, compare
+
+        if not self.spark.catalog.tableExists(f"{SERVED_DB}.publications"):
+            drift = DriftReport()
+            drift.measures["note"] = "no previous publication: nothing to compare"
+            return drift
+
         def rows(sql: str, params=()) -> list[tuple]:
-            cur.execute(sql, params)
-            return cur.fetchall()
+            self.cur.execute(sql, params)
+            return self.cur.fetchall()
 
-        drift = compare(rows, SERVED_DB, limits, dialect="spark")
-    else:
-        drift = DriftReport()
-        drift.measures["note"] = "no previous publication: nothing to compare"
-    _record_drift(result, drift)
-    return result.summary()
+        return compare(rows, SERVED_DB, self.settings.expectations_dir / "drift.json", dialect="spark")
+
+
+def audit_in_session(settings: Settings, spark, run_date: str) -> dict:
+    """The audit of kam.quality.audit (:func:`check_marts`) on the marts Spark built, in Spark SQL."""
+    return check_marts(settings, dt.date.fromisoformat(run_date), SparkReads(settings, spark)).summary()
 
 
 def _mart_frame(spark, mart: str, suite, max_rows: int, result):
