@@ -103,12 +103,14 @@ def _full_build_on_copy(home: Path, copy: Path, landing: Path) -> dict:
     ``full_refresh`` on a copy of the home; its marts, as :func:`_published` reads a published file."""
     from kam.config import Settings
     from kam.marts import PUBLISHED_MARTS
+    from kam.targets import target_of
     from kam.transform.runner import build
 
     shutil.copytree(home, copy, symlinks=True)
     dbt_log = copy / "dbt" / "logs" / "dbt.log"
     logged = dbt_log.stat().st_size
-    result, mode = build(Settings(kam_home=copy, landing_dir=landing), END, full_refresh=True)
+    settings = Settings(kam_home=copy, landing_dir=landing)
+    result, mode = build(settings, target_of(settings), END, full_refresh=True)
     assert result.success and mode.full_refresh, result.failures
     # the copy's build parsed only what changed: the original's saved manifest holds for the copy
     # (the warehouse path in dbt's profile is relative to dbt's working folder, the same in every home)
