@@ -43,3 +43,13 @@ def test_the_latest_figure_of_each_target_replaces_the_earlier_one_at_the_top(tm
     assert "| dbt build ≤ 1.5× fair floor | 1.40× | yes |" in text and "2.58×" not in text
     assert "growth and history" not in text  # not measured: not a figure
     assert text.endswith("\n## Runs\n")
+
+
+def test_kam_bench_appends_to_the_repositorys_benchmarks_page_by_default():
+    from pathlib import Path
+
+    from kam.cli import build_parser
+    from kam.config import REPO_ROOT
+
+    report = Path(build_parser().parse_args(["bench"]).report)
+    assert report == REPO_ROOT / "docs" / "benchmarks.md" and report.is_file()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from kam.bench import DESIGN_SCALE
 from kam.cli.airflow import cmd_airflow
@@ -29,7 +28,7 @@ from kam.cli.run import cmd_run
 from kam.cli.sources import cmd_sources
 from kam.cli.status import cmd_status
 from kam.cli.whatif import cmd_whatif
-from kam.config import TARGETS
+from kam.config import REPO_ROOT, TARGETS
 from kam.contract import CONTRACTS
 from kam.errors import KamError
 
@@ -121,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cache", help="generated landing data cache (default $KAM_HOME/bench/data): each "
                                    "parameter set is generated once, checked and reused")
     b.add_argument("--no-cache", action="store_true", help="generate fresh data, neither reading nor filling the cache")
-    b.add_argument("--report", default=str(Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"),
+    b.add_argument("--report", default=str(REPO_ROOT / "docs" / "benchmarks.md"),
                    help="markdown file the figures are appended to ('-': print only)")
     b.set_defaults(func=cmd_bench)
 
