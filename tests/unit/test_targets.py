@@ -105,3 +105,31 @@ def test_sync_copies_new_batches_once_with_nulls_empties_and_unicode(tmp_path, p
         assert cur.fetchall() == [(1, 2, 0), (2, 1, 0), (3, 1, 1)]
     conn.close()
     assert list(tmp_path.glob(".kam-copy-*")) == []  # temporary CSV files are removed
+
+
+def test_every_target_is_one_module_that_provides_the_whole_interface(tmp_path):
+    """kam.targets: one class per KAM_TARGET, each giving what every target must (no stage falls back on a
+    placeholder), and a refusal that says what to do where a command cannot work on it."""
+    from kam.config import TARGETS
+    from kam.targets import TARGETS as IMPLEMENTED
+    from kam.targets import NotOnThisTarget, Target, target_of
+
+    assert set(IMPLEMENTED) == set(TARGETS)
+    must = ("write_run_context", "audit_marts", "publish", "served_publication_id", "served_at")
+    for name, cls in IMPLEMENTED.items():
+        assert cls.__module__ == f"kam.targets.{name}" and issubclass(cls, Target)
+        missing = [m for m in must if getattr(cls, m) is getattr(Target, m)]
+        assert not missing, f"target {name} does not provide {missing}"
+    settings = {name: Settings(kam_home=tmp_path, landing_dir=tmp_path, target=name,
+                               pg_dsn="postgresql://kam@127.0.0.1:5432/kam") for name in TARGETS}
+    assert type(target_of(settings["spark"])).__name__ == "SparkTarget"
+    with pytest.raises(NotOnThisTarget, match="a kept analytics_v<id> instead"):
+        target_of(settings["spark"]).check_rollback()
+    for name in ("postgres", "spark"):
+        with pytest.raises(NotOnThisTarget, match=f"target {name} keeps its marts elsewhere"):
+            target_of(settings[name]).check_whatif()
+    target_of(settings["duckdb"]).check_whatif()  # the embedded warehouse: previews work
+    with pytest.raises(NotOnThisTarget, match="nothing published yet at .*analytics.duckdb"):
+        target_of(settings["duckdb"]).published_snapshot()
+    assert target_of(settings["postgres"]).served_at() == \
+        "schema analytics on postgresql://kam@127.0.0.1:5432/kam (BI role kam_bi)"
