@@ -326,6 +326,42 @@ def test_sigkill_during_publication_on_postgres(pg_run, point):
     assert (logged > 0) == (expected == "published")
 
 
+def test_the_publication_steps_on_the_server_one_at_a_time(pg_run):
+    """kam.publish.postgres.STEPS run alone, in the test's process: the new schema stays inside the one
+    transaction until swap (no other session sees it), the served schema changes only at swap, and the
+    ledger says 'published' only at record."""
+    from kam.config import load_settings
+    from kam.publish import postgres as pub
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in kam_env(pg_run["home"], KAM_TARGET="postgres", **pg_run["env"]).items():
+            mp.setenv(key, value)
+        settings = load_settings()
+    dsn = pg_run["dsn"]
+    before_id, before = served_id(dsn), analytics_snapshot(dsn)
+    next_seen = "select count(*) from information_schema.schemata where schema_name = 'analytics_next'"
+
+    staging = pub.begin(settings, "steps-test", END_DATE, {}, (None, None))
+    try:
+        assert ops_status(pg_run, staging.publication_id) == "publishing"
+        pub.stage(staging)
+        with staging.conn.cursor() as cur:
+            cur.execute("select count(*) from analytics_next.dim_customers")
+            assert cur.fetchone()[0] == staging.counts["dim_customers"] > 0
+        assert pg_rows(dsn, next_seen)[0][0] == 0  # not committed: invisible to any other session
+        pub.verify(staging)
+        pub.stage_report(staging)
+        assert served_id(dsn) == before_id
+        pub.swap(staging)
+        assert served_id(dsn) == staging.publication_id and pg_rows(dsn, next_seen)[0][0] == 0
+        assert ops_status(pg_run, staging.publication_id) == "publishing"
+        pub.record(staging)
+    finally:
+        staging.conn.close()
+    assert ops_status(pg_run, staging.publication_id) == "published"
+    assert analytics_snapshot(dsn) == before  # the same marts, published again
+
+
 def test_status_reports_the_server(pg_run):
     proc = run_kam(["status"], pg_run["home"], KAM_TARGET="postgres", **pg_run["env"])
     assert "schema analytics on postgresql://" in proc.stdout

@@ -10,8 +10,9 @@
 * ``record``: the ledger's 'published', with the row counts.
 
 Each target's publication is ``begin`` and then its ``STEPS``, functions of the publication being made:
-the DuckDB file (:data:`kam.publish.duckdb_file.STEPS`, each run alone in the unit tests), the
-PostgreSQL schema (:data:`kam.publish.postgres.STEPS`: stage to swap in one server transaction; no
+the DuckDB file (:data:`kam.publish.duckdb_file.STEPS`, each run alone in tests/unit/test_publish_steps.py),
+the PostgreSQL schema (:data:`kam.publish.postgres.STEPS`, each run alone in tests/e2e/test_postgres_target.py:
+stage to swap in one server transaction; no
 history or copies: the schema is replaced whole) and Spark (:data:`kam.publish.spark.STEPS`, inside one
 Spark job, so one JVM start; the versions before stay in the catalog, ``record`` drops older ones).
 """
