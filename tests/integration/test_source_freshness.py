@@ -53,6 +53,10 @@ def test_a_stale_source_warns_and_with_refuse_fails_the_audit_naming_it(copy_of_
     warned = target_of(settings).audit(END_DATE)
     assert warned.success and said in warned.warnings, warned.warnings
     assert warned.freshness["erp.orders"] == "warn"
+    assert said in target_of(settings).audit(END_DATE, "stale-test").warnings  # the DAG run's own check
+    other = target_of(settings).audit(END_DATE, "a-run-that-checked-nothing")
+    assert "source freshness: no check recorded by run a-run-that-checked-nothing" in " ".join(other.warnings)
+    assert not other.freshness
     refused = target_of(dataclasses.replace(settings, stale_sources="refuse")).audit(END_DATE)
     assert not refused.success
     assert refused.failed == [f"{said}; KAM_STALE_SOURCES=refuse"]

@@ -167,7 +167,7 @@ def audit_task(context: Mapping[str, Any]) -> dict:
     settings = load_settings()
     run_date = run_date_from(context)
     try:
-        result = target_of(settings).audit(run_date)
+        result = target_of(settings).audit(run_date, run_id_from(context))
     except ConfigError as exc:  # e.g. a published mart without its suite: refused before any check
         record_refusal(settings, run_id_from(context), run_date, f"audit configuration error: {exc}",
                        {"failed": [str(exc)]}, interval_from(context))

@@ -137,27 +137,29 @@ def _gx_parameters(settings: Settings, run_date: dt.date) -> dict[str, str]:
     return {"min_date": settings.min_business_date.isoformat(), "run_date": run_date.isoformat()}
 
 
-def run_audit(settings: Settings, run_date: dt.date,
-              audit_marts: Callable[[dt.date], AuditResult]) -> AuditResult:
+def run_audit(settings: Settings, run_date: dt.date, audit_marts: Callable[[dt.date], AuditResult],
+              run_id: str | None = None) -> AuditResult:
     """The audit: ``audit_marts`` (the target's checks of the marts where dbt built them:
     :func:`audit_duckdb`, :func:`audit_postgres`, :func:`audit_spark`, called by kam.targets), then
-    what kam's own records say (the build's source freshness check)."""
+    what kam's own records say: the source freshness check of DAG run ``run_id``'s build (without a run
+    id, as by hand: the last check recorded)."""
     result = audit_marts(run_date)
-    _record_freshness(settings, result)
+    _record_freshness(settings, result, run_id)
     log.info("audit: %d checks, %d failed, %d warnings", result.checks, len(result.failed),
              len(result.warnings))
     return result
 
 
-def _record_freshness(settings: Settings, result: AuditResult) -> None:
+def _record_freshness(settings: Settings, result: AuditResult, run_id: str | None) -> None:
     """The build's ``dbt source freshness`` check (kam.quality.freshness): a stale source is a warning,
     or with ``KAM_STALE_SOURCES=refuse`` a failure; a check that could not be made warns."""
     from kam.quality.freshness import latest_check, stale
 
     with warehouse(settings, read_only=True) as con:
-        checked = latest_check(con)
+        checked = latest_check(con, run_id)
     if not checked:
-        result.warnings.append("source freshness: no check recorded (the build checks it before dbt build)")
+        said = f"by run {run_id}" if run_id else "yet"
+        result.warnings.append(f"source freshness: no check recorded {said} (the build checks it before dbt build)")
         return
     result.checks += 1
     result.freshness = {c.source: c.status for c in checked}

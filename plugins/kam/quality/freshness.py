@@ -76,16 +76,19 @@ def record(settings: Settings, run_id: str | None, checked: list[SourceFreshness
                           c.message or None] for c in checked])
 
 
-def latest_check(con) -> list[SourceFreshness]:
-    """The last freshness check recorded in the warehouse (``con``: a DuckDB connection to it)."""
+def latest_check(con, run_id: str | None = None) -> list[SourceFreshness]:
+    """The last freshness check recorded in the warehouse (``con``: a DuckDB connection to it); with
+    ``run_id``, the last one that DAG run made (none when it made none)."""
     if not con.execute("select 1 from information_schema.tables "
                        "where table_schema = 'ops' and table_name = 'source_freshness'").fetchone():
         return []  # a warehouse from before this table
-    rows = con.execute("""
+    run = "run_id = ?" if run_id is not None else "true"
+    params = [run_id, run_id] if run_id is not None else []
+    rows = con.execute(f"""
         select source, status, max_loaded_at, age_hours, criteria, coalesce(message, '')
         from ops.source_freshness
-        where checked_at = (select max(checked_at) from ops.source_freshness)
-        order by source""").fetchall()
+        where {run} and checked_at = (select max(checked_at) from ops.source_freshness where {run})
+        order by source""", params).fetchall()
     return [SourceFreshness(*row) for row in rows]
 
 

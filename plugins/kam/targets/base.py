@@ -55,12 +55,12 @@ class Target:
         raise NotImplementedError
 
     # --- audit ---------------------------------------------------------------------------------
-    def audit(self, run_date: dt.date) -> AuditResult:
+    def audit(self, run_date: dt.date, run_id: str | None = None) -> AuditResult:
         """The audit before publication (kam.quality.audit): this target's checks of the marts, then the
-        checks that read kam's own records (source freshness)."""
+        checks that read kam's own records (the source freshness check of DAG run ``run_id``'s build)."""
         from kam.quality.audit import run_audit
 
-        return run_audit(self.settings, run_date, self.audit_marts)
+        return run_audit(self.settings, run_date, self.audit_marts, run_id)
 
     def audit_marts(self, run_date: dt.date) -> AuditResult:
         """Reconciliation, the GX suites and drift, on the marts where dbt built them."""
