@@ -214,10 +214,10 @@ class DuckDBReads:
         return self.con.execute(sql).fetchone()
 
     def validate(self, mart: str, suite, parameters: dict, result: AuditResult):
-        from kam.quality.gx_suites import validate_frame
+        from kam.quality.gx_suites import validate_then_explain
 
         frame = _mart_frame(self.con, mart, suite, self.settings.gx_max_rows, result)
-        return validate_frame(frame, suite, parameters=parameters, docs_root=self.settings.gx_dir)
+        return validate_then_explain(frame, suite, parameters=parameters, docs_root=self.settings.gx_dir)
 
     def drift(self):
         from kam.quality.drift import check_drift
@@ -251,8 +251,9 @@ def _mart_frame(con, mart: str, suite, max_rows: int, result: AuditResult):
     projection = ", ".join(quote_ident(c) for c in columns) if columns else "*"
     total = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
     where = ""
-    if total > max_rows:
-        where = f" where hash(t) % {SAMPLE_BUCKETS} < {sample_threshold(total, max_rows)}"
+    if total > max_rows:  # hashing only the columns read: the same rows for the same content of them
+        hashed = projection if columns else "t"
+        where = f" where hash({hashed}) % {SAMPLE_BUCKETS} < {sample_threshold(total, max_rows)}"
     frame = con.sql(f"select {projection} from marts.{mart} t{where}").arrow().read_all() \
         .to_pandas(date_as_object=False)
     if where:

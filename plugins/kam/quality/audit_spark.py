@@ -28,10 +28,10 @@ class SparkReads:
         return self.cur.fetchone()
 
     def validate(self, mart: str, suite, parameters: dict, result: AuditResult):
-        from kam.quality.gx_suites import validate_frame
+        from kam.quality.gx_suites import validate_then_explain
 
         frame = _mart_frame(self.spark, mart, suite, self.settings.gx_max_rows, result)
-        return validate_frame(frame, suite, parameters=parameters, docs_root=self.settings.gx_dir)
+        return validate_then_explain(frame, suite, parameters=parameters, docs_root=self.settings.gx_dir)
 
     def drift(self):
         from kam.quality.drift import DriftReport, compare
@@ -64,7 +64,7 @@ def _mart_frame(spark, mart: str, suite, max_rows: int, result):
     columns = suite_columns(suite) or table.columns
     total = table.count()
     if total > max_rows:
-        table = table.where(f"pmod(hash({', '.join(f'`{c}`' for c in table.columns)}), {SAMPLE_BUCKETS}) "
+        table = table.where(f"pmod(hash({', '.join(f'`{c}`' for c in columns)}), {SAMPLE_BUCKETS}) "
                             f"< {sample_threshold(total, max_rows)}")
     table = table.select(*[f"`{c}`" for c in columns])
     frame = table.toPandas()
