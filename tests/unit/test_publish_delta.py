@@ -55,14 +55,34 @@ def test_an_unchanged_mart_is_not_rewritten_and_a_changed_month_is(settings):
         con.execute("delete from marts.customer_value_monthly where amount = 5")
         con.execute("update marts.dim_customers set tier = 'A' where amount = 0")
     third = publish(settings, "r3", D)
-    assert third.written["fct_order_lines"] == "2 of 11 months rewritten"
-    assert third.written["customer_value_monthly"] == "1 of 10 months rewritten"
+    assert third.written["fct_order_lines"] == "2 of 11 months rewritten"  # every row of one, a new one
+    assert third.written["customer_value_monthly"] == "1 of 10 months rewritten, 1 by changed rows"  # 1 of 20
     assert third.written["dim_customers"] == "copied"  # not partitioned: whole
     assert third.written["fct_visits"] == "unchanged"
     assert _served(settings) == _warehouse_marts(settings)
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
         assert con.execute("select count(*) from publications where status = 'published'").fetchone()[0] == 3
     assert parquet_rows(settings.parquet_dir, "fct_order_lines") == _served(settings)["fct_order_lines"][1]
+
+
+def test_a_month_with_few_changed_rows_is_brought_up_to_date_row_by_row(settings, caplog):
+    """Only the rows that differ are deleted and inserted; where that cannot give the warehouse's
+    month (a row twice: rows are matched by their hash), the month is rewritten whole, with a warning."""
+    publish(settings, "r1", D)
+    with warehouse(settings) as con:  # in March: one row changed, one gone, one new
+        con.execute("update marts.fct_visits set tier = 'A' where amount = 2")
+        con.execute("delete from marts.fct_visits where amount = 12")
+        con.execute("insert into marts.fct_visits values ('C8', date '2026-03-01', 1000, 'B')")
+    assert publish(settings, "r2", D).written["fct_visits"] == "1 of 10 months rewritten, 1 by changed rows"
+    assert _served(settings) == _warehouse_marts(settings)
+    assert parquet_rows(settings.parquet_dir, "fct_visits") == _served(settings)["fct_visits"][1]
+
+    with warehouse(settings) as con:  # a row twice: the same hash, so row by row cannot add it
+        con.execute("insert into marts.fct_visits select * from marts.fct_visits where amount = 22")
+    with caplog.at_level("WARNING", logger="kam.publish.duckdb_file"):
+        assert publish(settings, "r3", D).written["fct_visits"] == "1 of 10 months rewritten"
+    assert "brought up to date row by row do not match the warehouse" in caplog.text
+    assert _served(settings) == _warehouse_marts(settings)
 
 
 def test_a_mart_whose_columns_changed_is_copied_whole(settings):
@@ -82,8 +102,9 @@ def test_every_nth_publication_is_written_from_scratch(settings):
             con.execute(f"insert into marts.fct_order_lines values ('C9', date '2026-12-01', {i}, 'C')")
         kinds.append(publish(settings, f"r{i}", D).written["fct_order_lines"])
         assert _served(settings) == _warehouse_marts(settings)
-    assert kinds == ["copied", "1 of 11 months rewritten", "1 of 11 months rewritten", "copied",
-                     "1 of 11 months rewritten"]
+    # the new month: 1 row, then 2 (half or more new: whole), 3 and 5 (one new: by changed rows)
+    assert kinds == ["copied", "1 of 11 months rewritten", "1 of 11 months rewritten, 1 by changed rows", "copied",
+                     "1 of 11 months rewritten, 1 by changed rows"]
 
 
 def test_without_the_served_publications_fingerprints_it_is_written_from_scratch(settings):

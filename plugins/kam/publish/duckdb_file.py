@@ -260,20 +260,47 @@ def _write_mart(con: duckdb.DuckDBPyConnection, mart: str, current: State, chang
         order = f" order by {PUBLICATION_PARTITIONS[mart]}" if mart in PUBLICATION_PARTITIONS else ""
         con.execute(f"create or replace table pub.main.{mart} as select * from marts.{mart}{order}")
         return "copied"
-    con.execute("begin transaction")  # one commit per mart: autocommitted months checkpoint again and again
-    try:
-        for part in changed:
-            rows = partition_filter_sql(mart, part)
-            con.execute(f"delete from pub.main.{mart} where {rows}")
-            con.execute(f"insert into pub.main.{mart} select * from marts.{mart} where {rows}")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    got = mart_fingerprints(con, f"pub.main.{mart}", mart, changed)
-    if got != {p: parts[p] for p in changed if p in parts}:
-        raise RuntimeError(f"publication of {mart}: the rewritten months {changed} do not match the warehouse")
-    return f"{len(changed)} of {len(parts)} months rewritten"
+    expected = {p: parts[p] for p in changed if p in parts}
+    by_row = 0
+    for rowwise in (True, False):  # row by row where it can; if the result differs, each month whole
+        con.execute("begin transaction")  # one commit per mart: autocommitted months checkpoint again and again
+        try:
+            by_row = sum(_rewrite_month(con, mart, part, parts.get(part, (0, 0))[0], rowwise) for part in changed)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        if mart_fingerprints(con, f"pub.main.{mart}", mart, changed) == expected:
+            break
+        if not rowwise:
+            raise RuntimeError(f"publication of {mart}: the rewritten months {changed} do not match the warehouse")
+        log.warning("publication of %s: the months %s brought up to date row by row do not match the "
+                    "warehouse: each is rewritten whole", mart, changed)
+    note = f", {by_row} by changed rows" if by_row else ""
+    return f"{len(changed)} of {len(parts)} months rewritten{note}"
+
+
+def _rewrite_month(con: duckdb.DuckDBPyConnection, mart: str, part: str, rows_now: int, rowwise: bool) -> int:
+    """Bring one month of ``pub.main.<mart>`` to the warehouse's: when fewer than half of its rows
+    changed (a day's corrections of old orders touch a few lines in each of many months), only the
+    rows that differ, found by their whole-row hash (as the fingerprints are); else the whole month.
+    The delete and insert of whole months rewrote 10 months of fct_order_lines (2.8M rows) for a daily
+    run at 100k customers: 7.9 s of its 11.4 s of staging. The caller compares the months' fingerprints
+    afterwards and rewrites them whole if they differ. 1 when done row by row, else 0."""
+    rows = partition_filter_sql(mart, part)
+    if rowwise:
+        con.execute(f"create or replace temp table _kam_month_new as select * from marts.{mart} w where {rows} "
+                    f"and hash(w) not in (select hash(p) from pub.main.{mart} p where {rows})")
+        if 2 * con.execute("select count(*) from _kam_month_new").fetchone()[0] < rows_now:
+            con.execute(f"delete from pub.main.{mart} p where {rows} and hash(p) not in ("
+                        f"select hash(w) from marts.{mart} w where {rows})")
+            con.execute(f"insert into pub.main.{mart} select * from _kam_month_new")
+            con.execute("drop table _kam_month_new")
+            return 1
+        con.execute("drop table _kam_month_new")
+    con.execute(f"delete from pub.main.{mart} where {rows}")
+    con.execute(f"insert into pub.main.{mart} select * from marts.{mart} where {rows}")
+    return 0
 
 
 def _verify(path: Path, expected: dict[str, int]) -> None:
