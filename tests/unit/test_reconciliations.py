@@ -28,12 +28,14 @@ def con():
                    timestamp '2026-04-02', 2, 1 from raw.orders where order_id = 'SO3'""")
     con.execute("""create table marts.fct_order_lines as
         select order_id || '-1' as order_line_id, customer_id, order_date,
-               case when order_id = 'SO3' then 999.0 else net_amount end as net_amount, status <> 'cancelled' as is_revenue
+               case when order_id = 'SO3' then 999.0 else net_amount end as net_amount,
+               status <> 'cancelled' as is_revenue
         from raw.orders where _batch_id = 1 and order_date <= date '2026-03-31'""")
     con.execute("create table raw.complaints as select 'K' || i as complaint_id, timestamp '2026-02-01' as opened_at "
                 "from range(3) t(i)")
     con.execute("create table marts.fct_complaints as select complaint_id from raw.complaints")
-    con.execute("create table raw.visits as select 'V' || i as visit_id, date '2026-02-01' as visit_date from range(4) t(i)")
+    con.execute("create table raw.visits as select 'V' || i as visit_id, date '2026-02-01' as visit_date "
+                "from range(4) t(i)")
     con.execute("create table marts.fct_visits as select visit_id from raw.visits")
     con.execute("create table marts.dim_customers as select 'C' || i as customer_id from range(5) t(i)")
     con.execute("""create table marts.customer_value_monthly as
