@@ -124,17 +124,3 @@ def test_with_no_report_asked_a_publication_leaves_no_report_of_an_earlier_one(s
     publish(settings, "r1", D)
     assert not settings.report_path.exists()
     assert not list(settings.published_dir.glob(".report.*"))
-
-
-def test_fingerprints_keep_the_values_stored_by_earlier_releases(settings):
-    """The sum of the rows' hashes is the same HUGEINT as the sum of each hash cast first (how earlier
-    releases computed it): fingerprints stored by them still say which months changed."""
-    from kam.publish.fingerprints import mart_fingerprints
-
-    with warehouse(settings) as con:
-        con.execute("insert into marts.fct_visits select customer_id, visit_month, 9223372036854775807, tier "
-                    "from marts.fct_visits limit 3")  # large values: hashes whose sum leaves BIGINT
-        earlier = {part: (n, int(h)) for part, n, h in con.execute(
-            "select coalesce(cast(visit_month as varchar), ''), count(*), sum(hash(t)::hugeint) "
-            "from marts.fct_visits t group by 1").fetchall()}
-        assert mart_fingerprints(con, "marts.fct_visits", "fct_visits") == earlier
