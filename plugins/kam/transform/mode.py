@@ -83,11 +83,16 @@ def _orders_touched_from(con, last_batch: int) -> dt.date | None:
     same = " and ".join(f"n.{quote_ident(c)} is not distinct from p.{quote_ident(c)}" for c in compared) or "true"
     return con.execute(f"""
         with new as (select * from raw.orders where _batch_id > $last),
+        -- the earlier versions of the touched lines first (materialized: else the join of every raw line
+        -- with the fact came first, 2-3 s at 100k customers, growing with history; this way 0.1 s)
+        touched as materialized (
+            select * from raw.orders
+            where _batch_id <= $last and (order_id, line_no) in (select order_id, line_no from new)
+        ),
         prev as (
-            select r.* from raw.orders r
+            select r.* from touched r
             inner join marts.fct_order_lines f
                 on f.order_id = r.order_id and f.line_no = r.line_no and f.source_batch_id = r._batch_id
-            where r._batch_id <= $last and (r.order_id, r.line_no) in (select order_id, line_no from new)
         ),
         per_line as (
             select n.order_id, n.line_no,
