@@ -69,3 +69,25 @@
         meta={'kam_month_column': month_column},
     ) }}
 {%- endmacro %}
+
+{#- Config of the SCD2 tier history (customer_tier_history): a daily run keeps the intervals
+    that closed before the recomputed months (their months did not change) and derives the
+    rest again; the pre-hook deletes the others (open, or closing at or after kam_from_month()).
+    A full build: every interval. Spark on plain Parquet has no DELETE: a table rebuilt whole. -#}
+{% macro kam_history_config() -%}
+    {{ return(adapter.dispatch('kam_history_config', 'kam')()) }}
+{%- endmacro %}
+
+{% macro default__kam_history_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=["{% if is_incremental() %}delete from {{ this }} where valid_to is null"
+                  " or valid_to >= {{ kam_from_month() }}{% endif %}"],
+    ) }}
+{%- endmacro %}
+
+{% macro spark__kam_history_config() -%}
+    {{ config(materialized='table', file_format='parquet') }}
+{%- endmacro %}
