@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from kam.bench.series import growth_markdown, history_markdown
 
 
@@ -41,6 +43,7 @@ def test_the_latest_figure_of_each_target_replaces_the_earlier_one_at_the_top(tm
     text = report.read_text()
     assert "| peak RSS < 4 GB | 1,541 MB | yes | 2026-12-04, make bench |" in text  # kept
     assert "| dbt build ≤ 1.5× fair floor | 1.40× | yes |" in text and "2.58×" not in text
+    assert re.search(r"\| 1\.40× \| yes \| \d{4}-\d\d-\d\d \d\d:\d\d, make bench \|", text)  # the time of day too
     assert "growth and history" not in text  # not measured: not a figure
     assert text.endswith("\n## Runs\n")
 

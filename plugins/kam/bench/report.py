@@ -232,7 +232,7 @@ def update_latest(path: Path, measured: list[tuple[str, str, bool | None]], wher
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 4:
             rows[cells[0]] = cells[1:]
-    stamp = f"{dt.datetime.now():%Y-%m-%d}, {where}"
+    stamp = f"{dt.datetime.now():%Y-%m-%d %H:%M}, {where}"  # when, to the minute: parts run hours apart
     for target, figure, met in measured:
         if met is not None:
             rows[target] = [figure, "yes" if met else "no", stamp]
