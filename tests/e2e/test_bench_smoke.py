@@ -101,7 +101,7 @@ def a_part_alone_appends_as_it_measures_and_reuses_the_cached_data(home):
     assert "| whole pipeline" not in text  # no main run
     latest = text.split(LATEST_START)[1].split(LATEST_END)[0]
     assert re.search(r"^\| 4 small files ≤ 1\.5× the time of the same rows in 2 \| [\d.]+× \([\d.]+ s vs [\d.]+ s\) "
-                     r"\| (yes|no) \| \d{4}-\d\d-\d\d, many small files", latest, re.M), latest
+                     r"\| (yes|no) \| \d{4}-\d\d-\d\d \d\d:\d\d, many small files", latest, re.M), latest
     entries = [p.name for p in (home / "bench" / "data").iterdir()]
     assert len(entries) == 1 and entries[0].startswith("complaints-400_customers-40_")  # named by its parameters
     refused = run_kam(["bench", "--no-main", "--report", "-"], home, check=False)
