@@ -197,8 +197,8 @@ def validate_then_explain(frame: pd.DataFrame, suite_path: Path, parameters: dic
     """Validate ``frame`` asking GX only whether each expectation holds (BOOLEAN_ONLY); when one does
     not, validate again with counts and example values (SUMMARY), which is what is reported and shown
     in Data Docs beside the first result. A passing suite costs about half of a COMPLETE validation (at
-    10,000 customers, customer_value_monthly's 34 expectations on a 250,000-row sample: 2.2 s instead of
-    5.3 s); a failing one about one and a half."""
+    10,000 customers, customer_value_monthly's 34 expectations on its 250,000-row sample of the 28 columns
+    they read: 1.0 s instead of 2.0 s); a failing one about one and a half."""
     outcome = validate_frame(frame, suite_path, parameters=parameters, docs_root=docs_root, detail="BOOLEAN_ONLY")
     if outcome.success:
         return outcome
